@@ -1,0 +1,120 @@
+# Alexus: one GNU Makefile for the library, the three daemons, the admin
+# tool and the tests.  Sources are found by wildcard so adding a file never
+# needs a Makefile edit; dependencies come only through pkg-config.
+#
+#   make            build bin/ (warnings are errors)
+#   make asan       the same with AddressSanitizer + UBSan, in build-asan/
+#   make test       install what is missing, build, run every test
+#   make run        install, build, start the local stack, print a first curl
+
+PKGS      := libevent libevent_pthreads hiredis libpq libcurl libcjson libjwt libsodium
+BUILD     ?= build
+BIN       ?= bin
+CC        ?= cc
+SANITIZE  ?=
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wstrict-prototypes \
+             -Wmissing-prototypes -Wpointer-arith -Wwrite-strings -Wno-missing-field-initializers
+CFLAGS    ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -Icommon -MMD -MP \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS    += -fsanitize=$(SANITIZE)
+endif
+
+LIB_SRC    := $(wildcard common/*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB        := $(BUILD)/libalexus.a
+
+INGEST_SRC := $(wildcard ingest/*.c ingest/*/*.c)
+REASON_SRC := $(wildcard reason/*.c reason/*/*.c)
+ACT_SRC    := $(wildcard act/*.c act/*/*.c)
+CTL_SRC    := $(wildcard common/ctl/*.c)
+
+# Each daemon's main.c is left out of its test archive so unit tests can
+# link a daemon's internals without its main().
+INGEST_LIB := $(BUILD)/libingest.a
+REASON_LIB := $(BUILD)/libreason.a
+ACT_LIB    := $(BUILD)/libact.a
+
+DAEMONS    := $(BIN)/alexus-ingest $(BIN)/alexus-reason $(BIN)/alexus-act $(BIN)/alexusctl
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/t/%)
+INTEG_SRC  := $(wildcard tests/integration/itest_*.c)
+INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/t/%)
+TESTLIB_SRC:= $(wildcard tests/lib/*.c)
+TESTLIB_OBJ:= $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
+TOOLS_SRC  := $(wildcard tests/tools/*.c)
+TOOLS_BIN  := $(TOOLS_SRC:tests/tools/%.c=$(BIN)/%)
+
+.PHONY: all asan test unit integration run stop check-tools clean fmt
+all: $(DAEMONS) $(UNIT_BIN) $(INTEG_BIN) $(TOOLS_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: ALL_CFLAGS += -Itests/lib
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(INGEST_LIB): $(filter-out $(BUILD)/ingest/main.o,$(INGEST_SRC:%.c=$(BUILD)/%.o))
+	$(AR) rcs $@ $^
+$(REASON_LIB): $(filter-out $(BUILD)/reason/main.o,$(REASON_SRC:%.c=$(BUILD)/%.o))
+	$(AR) rcs $@ $^
+$(ACT_LIB): $(filter-out $(BUILD)/act/main.o,$(ACT_SRC:%.c=$(BUILD)/%.o))
+	$(AR) rcs $@ $^
+
+$(BIN)/alexus-ingest: $(BUILD)/ingest/main.o $(INGEST_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BIN)/alexus-reason: $(BUILD)/reason/main.o $(REASON_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BIN)/alexus-act: $(BUILD)/act/main.o $(ACT_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BIN)/alexusctl: $(CTL_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BIN)/%: $(BUILD)/tests/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests link every daemon archive: the linker takes only what a test uses.
+$(BUILD)/t/%: $(BUILD)/tests/unit/%.o $(INGEST_LIB) $(REASON_LIB) $(ACT_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(BUILD)/t/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+asan:
+	$(MAKE) BUILD=build-asan BIN=build-asan/bin SANITIZE=address,undefined CFLAGS="-O1 -g" all
+
+# The two commands of the README.  Both install what is missing first.
+test:
+	scripts/setup
+	$(MAKE) all
+	$(MAKE) asan
+	tests/run
+
+run:
+	scripts/setup
+	$(MAKE) all
+	scripts/stack up
+	scripts/demo
+
+stop:
+	scripts/stack down
+
+clean:
+	rm -rf build build-asan bin
+
+-include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)

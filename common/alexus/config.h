@@ -1,0 +1,67 @@
+/* config.h - the one configuration table, read from ALEXUS_* variables.
+ *
+ * Every key has a default that works with the local stack (scripts/stack),
+ * bounds, and a line in the README's table (`alexusctl config` prints the
+ * table with current values).  Loading validates everything once; the
+ * caller refuses to start on error. */
+#ifndef AX_CONFIG_H
+#define AX_CONFIG_H
+
+#include <stddef.h>
+#include "alexus/err.h"
+
+struct ax_config {
+	/* connections */
+	char *redis_url;          /* ALEXUS_REDIS_URL redis://127.0.0.1:16379 */
+	char *database_url;       /* ALEXUS_DATABASE_URL: the application role (RLS applies) */
+	char *admin_database_url; /* ALEXUS_ADMIN_DATABASE_URL: migrations and tenant admin */
+	char *migrations_dir;     /* ALEXUS_MIGRATIONS_DIR proto/sql */
+
+	/* ingest */
+	char *ingest_addr;        /* ALEXUS_INGEST_ADDR 127.0.0.1 */
+	int ingest_port;          /* ALEXUS_INGEST_PORT 8080 */
+	size_t max_body;          /* ALEXUS_MAX_BODY bytes, 1 MiB */
+	int max_inflight;         /* ALEXUS_MAX_INFLIGHT appends in flight, 64 */
+	int dedup_ttl;            /* ALEXUS_DEDUP_TTL seconds, 21600 */
+	int redis_timeout_ms;     /* ALEXUS_REDIS_TIMEOUT_MS 2000 */
+	int http_timeout_s;       /* ALEXUS_HTTP_TIMEOUT seconds for client reads, 30 */
+
+	/* auth */
+	char *jwt_secret;         /* ALEXUS_JWT_SECRET (HS256 key); required by ingest */
+	char *jwt_alg;            /* ALEXUS_JWT_ALG HS256: tokens must use exactly this (HS256|HS384|HS512) */
+	char *jwt_issuer;         /* ALEXUS_JWT_ISSUER alexus ("" = not checked) */
+	char *jwt_audience;       /* ALEXUS_JWT_AUDIENCE alexus ("" = not checked) */
+
+	/* consumers (reason, act) */
+	char *consumer;           /* ALEXUS_CONSUMER, default <hostname>-<pid> */
+	int batch;                /* ALEXUS_BATCH entries per XREADGROUP, 16 */
+	int block_ms;             /* ALEXUS_BLOCK_MS XREADGROUP BLOCK, 1000 */
+	int claim_idle_ms;        /* ALEXUS_CLAIM_IDLE_MS reclaim pending older than, 30000 */
+	int max_deliveries;       /* ALEXUS_MAX_DELIVERIES before alexus:dlq, 5 */
+
+	/* act */
+	int notify_timeout_ms;    /* ALEXUS_NOTIFY_TIMEOUT_MS per attempt, 5000 */
+	int notify_retries;       /* ALEXUS_NOTIFY_RETRIES extra attempts, 3 */
+	int notify_backoff_ms;    /* ALEXUS_NOTIFY_BACKOFF_MS first retry delay, 200 */
+
+	char *log_level;          /* ALEXUS_LOG_LEVEL info */
+};
+
+/* Fill c from defaults and the environment.  Every string field is
+ * non-NULL afterwards (jwt_secret is "" when unset).  An unset variable
+ * takes its default; an empty numeric one too.  On AX_EINVAL errbuf names
+ * the variable and why ("ALEXUS_BATCH: 0 is out of range [1, 1000]") and
+ * c holds nothing to release.  Release with ax_config_release. */
+ax_err ax_config_load(struct ax_config *c, char *errbuf, size_t errlen) AX_MUSTCHECK;
+void ax_config_release(struct ax_config *c);
+
+/* Print "NAME=value  # meaning" for every key on stdout.  Unless
+ * show_secrets, secrets print as "****" and URL passwords are masked. */
+void ax_config_print(const struct ax_config *c, int show_secrets);
+
+/* Split redis://host[:port][/db] (host a name, IPv4 or [IPv6]; port
+ * defaults to 6379) into host (caller buffer) and port.  AX_EINVAL for any
+ * other shape, userinfo included, or a host that does not fit. */
+ax_err ax_redis_url_parse(const char *url, char *host, size_t hostlen, int *port) AX_MUSTCHECK;
+
+#endif /* AX_CONFIG_H */

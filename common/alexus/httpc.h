@@ -1,0 +1,35 @@
+/* httpc.h - outbound HTTP for adapters (libcurl easy interface).
+ *
+ * Used from worker loops where one request at a time is the unit of work;
+ * every call has a connect and a total timeout and never raises signals. */
+#ifndef AX_HTTPC_H
+#define AX_HTTPC_H
+
+#include <stddef.h>
+#include "alexus/err.h"
+
+struct ax_httpc_resp {
+	long status;        /* HTTP status, 0 if no response */
+	char *body;         /* NUL-terminated, at most 64 KiB kept; free() */
+	size_t body_len;
+};
+
+/* Once per process, before threads: curl_global_init.  0, or -1 on error. */
+int ax_httpc_global_init(void);
+
+/* POST body to url.  headers is a NULL-terminated list of "Name: value"
+ * (may be NULL).  timeout_ms bounds connecting and the whole exchange
+ * (<= 0 means 5000).  Only http:// and https:// URLs; redirects are not
+ * followed (a 3xx is returned as the status); the first 64 KiB of the
+ * response body are kept, the rest discarded.
+ * AX_OK means a response arrived (any status); AX_ETIMEDOUT / AX_EIO mean
+ * none did, with errbuf set (the message never contains the URL, which may
+ * hold a secret); AX_EINVAL means the URL was refused (bad syntax or
+ * scheme) and retrying cannot help.  resp is zeroed first in every case;
+ * release it with ax_httpc_resp_release. */
+ax_err ax_httpc_post(const char *url, const char *const *headers, const char *body,
+		     size_t body_len, int timeout_ms, struct ax_httpc_resp *resp,
+		     char *errbuf, size_t errlen) AX_MUSTCHECK;
+void ax_httpc_resp_release(struct ax_httpc_resp *r);   /* NULL-safe; zeroes r */
+
+#endif /* AX_HTTPC_H */

@@ -1,0 +1,28 @@
+/* keys.h - the one place Redis key names are built.
+ *
+ * Every tenant-owned key is t:{<tenant>}:<kind>[:<rest>]; the braces are a
+ * Redis Cluster hash tag so one tenant's keys share a slot.  Nothing else in
+ * the tree formats a key by hand (proto/keys.md lists every kind). */
+#ifndef AX_KEYS_H
+#define AX_KEYS_H
+
+#include <stddef.h>
+
+#define AX_STREAM_SIGNALS "alexus:signals"
+#define AX_STREAM_ACTIONS "alexus:actions"
+#define AX_STREAM_DLQ "alexus:dlq"
+#define AX_GROUP_REASON "reason"
+#define AX_GROUP_ACT "act"
+
+#define AX_TENANT_MAX 63    /* longest tenant id */
+#define AX_KEY_MAX 512      /* longest key the helper builds */
+
+/* A tenant id is 1..63 of [a-z0-9_-], starting with a letter or digit. */
+int ax_tenant_valid(const char *tenant);
+
+/* Write "t:{tenant}:kind" (rest NULL) or "t:{tenant}:kind:rest" into buf.
+ * Returns the length, or -1 if the tenant is invalid, kind is empty or the
+ * key does not fit in n bytes (buf is then ""). */
+int ax_key(char *buf, size_t n, const char *tenant, const char *kind, const char *rest);
+
+#endif /* AX_KEYS_H */
