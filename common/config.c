@@ -1,0 +1,377 @@
+/* config.c - the ALEXUS_* configuration table (see config.h).
+ *
+ * One static table describes every key: environment name, type, where it
+ * lives in struct ax_config (offsetof), default, bounds, help text, and
+ * whether it is a secret.  Loading, validation and printing are loops over
+ * that table, so adding a key is one line here plus the struct field, and
+ * `alexusctl config` and the README table cannot drift from the code.
+ *
+ * Rules: an unset variable takes the default; an empty one is an empty
+ * string for string keys (ALEXUS_JWT_ISSUER="" turns the issuer check off)
+ * and the default for numeric keys.  Numbers are decimal, whole, and within
+ * [min, max]; anything else fails the load with AX_EINVAL and an errbuf
+ * that names the variable.  String keys that have a grammar (the Redis URL,
+ * the JWT algorithm, the log level) are checked by a validator.  Every
+ * string field is non-NULL after a successful load. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "alexus/config.h"
+#include "alexus/mem.h"
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_SIZE };
+
+struct cfg_key {
+	const char *env;
+	enum cfg_type type;
+	size_t off;
+	const char *def;      /* NULL: computed (ALEXUS_CONSUMER) */
+	long long min, max;   /* numeric keys only */
+	const char *help;
+	int secret;
+	int (*check)(const char *v, char *errbuf, size_t errlen); /* string keys */
+};
+
+static int check_redis_url(const char *v, char *errbuf, size_t errlen);
+static int check_jwt_alg(const char *v, char *errbuf, size_t errlen);
+static int check_log_level(const char *v, char *errbuf, size_t errlen);
+static int check_nonempty(const char *v, char *errbuf, size_t errlen);
+static int check_consumer(const char *v, char *errbuf, size_t errlen);
+
+#define F(field) offsetof(struct ax_config, field)
+
+static const struct cfg_key cfg_table[] = {
+	{ "ALEXUS_REDIS_URL", CFG_STR, F(redis_url), "redis://127.0.0.1:16379", 0, 0,
+	  "Redis server, redis://host[:port]", 0, check_redis_url },
+	{ "ALEXUS_DATABASE_URL", CFG_STR, F(database_url),
+	  "postgresql://alexus_app@127.0.0.1:15432/alexus", 0, 0,
+	  "Postgres for the daemons (application role, RLS applies)", 0, check_nonempty },
+	{ "ALEXUS_ADMIN_DATABASE_URL", CFG_STR, F(admin_database_url),
+	  "postgresql://alexus@127.0.0.1:15432/alexus", 0, 0,
+	  "Postgres owner role for migrations and tenant admin", 0, check_nonempty },
+	{ "ALEXUS_MIGRATIONS_DIR", CFG_STR, F(migrations_dir), "proto/sql", 0, 0,
+	  "directory of NNNN_*.sql migrations", 0, check_nonempty },
+
+	{ "ALEXUS_INGEST_ADDR", CFG_STR, F(ingest_addr), "127.0.0.1", 0, 0,
+	  "address ingest listens on", 0, check_nonempty },
+	{ "ALEXUS_INGEST_PORT", CFG_INT, F(ingest_port), "8080", 1, 65535,
+	  "port ingest listens on", 0, NULL },
+	{ "ALEXUS_MAX_BODY", CFG_SIZE, F(max_body), "1048576", 1024, 64LL * 1024 * 1024,
+	  "largest request body accepted, bytes", 0, NULL },
+	{ "ALEXUS_MAX_INFLIGHT", CFG_INT, F(max_inflight), "64", 1, 65536,
+	  "stream appends in flight before ingest answers 503", 0, NULL },
+	{ "ALEXUS_DEDUP_TTL", CFG_INT, F(dedup_ttl), "21600", 1, 30 * 86400,
+	  "seconds a signal id is remembered for dedup", 0, NULL },
+	{ "ALEXUS_REDIS_TIMEOUT_MS", CFG_INT, F(redis_timeout_ms), "2000", 10, 600000,
+	  "Redis command timeout, ms", 0, NULL },
+	{ "ALEXUS_HTTP_TIMEOUT", CFG_INT, F(http_timeout_s), "30", 1, 3600,
+	  "seconds a client may take to send a request", 0, NULL },
+
+	{ "ALEXUS_JWT_SECRET", CFG_STR, F(jwt_secret), "", 0, 0,
+	  "HMAC key for bearer tokens (required by ingest)", 1, NULL },
+	{ "ALEXUS_JWT_ALG", CFG_STR, F(jwt_alg), "HS256", 0, 0,
+	  "the one JWT algorithm accepted (HS256, HS384, HS512)", 0, check_jwt_alg },
+	{ "ALEXUS_JWT_ISSUER", CFG_STR, F(jwt_issuer), "alexus", 0, 0,
+	  "required iss claim (empty: not checked)", 0, NULL },
+	{ "ALEXUS_JWT_AUDIENCE", CFG_STR, F(jwt_audience), "alexus", 0, 0,
+	  "required aud claim (empty: not checked)", 0, NULL },
+
+	{ "ALEXUS_CONSUMER", CFG_STR, F(consumer), NULL, 0, 0,
+	  "consumer name in the stream group (default <hostname>-<pid>)", 0, check_consumer },
+	{ "ALEXUS_BATCH", CFG_INT, F(batch), "16", 1, 1000,
+	  "entries per XREADGROUP", 0, NULL },
+	{ "ALEXUS_BLOCK_MS", CFG_INT, F(block_ms), "1000", 1, 600000,
+	  "XREADGROUP BLOCK, ms", 0, NULL },
+	{ "ALEXUS_CLAIM_IDLE_MS", CFG_INT, F(claim_idle_ms), "30000", 1, 86400000,
+	  "reclaim pending entries idle longer than this, ms", 0, NULL },
+	{ "ALEXUS_MAX_DELIVERIES", CFG_INT, F(max_deliveries), "5", 1, 1000,
+	  "deliveries before an entry goes to alexus:dlq", 0, NULL },
+
+	{ "ALEXUS_NOTIFY_TIMEOUT_MS", CFG_INT, F(notify_timeout_ms), "5000", 10, 600000,
+	  "webhook notification timeout per attempt, ms", 0, NULL },
+	{ "ALEXUS_NOTIFY_RETRIES", CFG_INT, F(notify_retries), "3", 0, 100,
+	  "extra attempts after a failed notification", 0, NULL },
+	{ "ALEXUS_NOTIFY_BACKOFF_MS", CFG_INT, F(notify_backoff_ms), "200", 0, 600000,
+	  "first retry delay, doubled each attempt, ms", 0, NULL },
+
+	{ "ALEXUS_LOG_LEVEL", CFG_STR, F(log_level), "info", 0, 0,
+	  "debug, info, warn or error", 0, check_log_level },
+};
+
+#undef F
+
+#define NKEYS (sizeof(cfg_table) / sizeof(cfg_table[0]))
+
+static char **str_field(struct ax_config *c, const struct cfg_key *k)
+{
+	return (char **)(void *)((char *)c + k->off);
+}
+
+static char *const *str_field_c(const struct ax_config *c, const struct cfg_key *k)
+{
+	return (char *const *)(const void *)((const char *)c + k->off);
+}
+
+static int check_redis_url(const char *v, char *errbuf, size_t errlen)
+{
+	char host[256];
+	int port;
+
+	if (ax_redis_url_parse(v, host, sizeof(host), &port) != AX_OK)
+		return ax_errfmt(errbuf, errlen, "not redis://host[:port]");
+	return 0;
+}
+
+static int check_jwt_alg(const char *v, char *errbuf, size_t errlen)
+{
+	if (strcmp(v, "HS256") == 0 || strcmp(v, "HS384") == 0 || strcmp(v, "HS512") == 0)
+		return 0;
+	return ax_errfmt(errbuf, errlen, "must be HS256, HS384 or HS512");
+}
+
+static int check_log_level(const char *v, char *errbuf, size_t errlen)
+{
+	static const char *const ok[] = { "debug", "info", "warn", "warning", "error" };
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (strcasecmp(v, ok[i]) == 0)
+			return 0;
+	}
+	return ax_errfmt(errbuf, errlen, "must be debug, info, warn or error");
+}
+
+static int check_nonempty(const char *v, char *errbuf, size_t errlen)
+{
+	if (v[0] == '\0')
+		return ax_errfmt(errbuf, errlen, "must not be empty");
+	return 0;
+}
+
+static int check_consumer(const char *v, char *errbuf, size_t errlen)
+{
+	const char *p;
+
+	if (v[0] == '\0' || strlen(v) > 200)
+		return ax_errfmt(errbuf, errlen, "must be 1..200 characters");
+	for (p = v; *p != '\0'; p++) {
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return ax_errfmt(errbuf, errlen, "must be printable ASCII without spaces");
+	}
+	return 0;
+}
+
+static char *default_consumer(void)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "alexus");
+	host[sizeof(host) - 1] = '\0';
+	return ax_xasprintf("%s-%ld", host, (long)getpid());
+}
+
+static int parse_num(const char *v, long long *out)
+{
+	char *end;
+	long long n;
+
+	if (!((v[0] >= '0' && v[0] <= '9') || (v[0] == '-' && v[1] >= '0' && v[1] <= '9')))
+		return -1;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = n;
+	return 0;
+}
+
+ax_err ax_config_load(struct ax_config *c, char *errbuf, size_t errlen)
+{
+	char why[160];
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < NKEYS; i++) {
+		const struct cfg_key *k = &cfg_table[i];
+		const char *v = getenv(k->env);
+
+		if (k->type == CFG_STR) {
+			char **f = str_field(c, k);
+
+			if (v != NULL)
+				*f = ax_xstrdup(v);
+			else if (k->def != NULL)
+				*f = ax_xstrdup(k->def);
+			else
+				*f = default_consumer();
+			why[0] = '\0';
+			if (k->check != NULL && k->check(*f, why, sizeof(why)) != 0) {
+				ax_errfmt(errbuf, errlen, "%s: %s", k->env, why);
+				goto fail;
+			}
+		} else {
+			long long n;
+
+			if (v == NULL || v[0] == '\0')
+				v = k->def;
+			if (parse_num(v, &n) != 0) {
+				ax_errfmt(errbuf, errlen, "%s: '%.40s' is not a whole number", k->env,
+					  v);
+				goto fail;
+			}
+			if (n < k->min || n > k->max) {
+				ax_errfmt(errbuf, errlen, "%s: %lld is out of range [%lld, %lld]",
+					  k->env, n, k->min, k->max);
+				goto fail;
+			}
+			if (k->type == CFG_INT)
+				*(int *)(void *)((char *)c + k->off) = (int)n;
+			else
+				*(size_t *)(void *)((char *)c + k->off) = (size_t)n;
+		}
+	}
+	return AX_OK;
+fail:
+	ax_config_release(c);
+	return AX_EINVAL;
+}
+
+void ax_config_release(struct ax_config *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++) {
+		if (cfg_table[i].type == CFG_STR) {
+			char **f = str_field(c, &cfg_table[i]);
+			free(*f);
+			*f = NULL;
+		}
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+/* Print a URL with the password of its userinfo (scheme://user:pw@host)
+ * replaced by "****". */
+static void print_masked_url(const char *v)
+{
+	const char *s = strstr(v, "://"), *end, *at = NULL, *colon, *p;
+
+	if (s != NULL) {
+		s += 3;
+		end = s + strcspn(s, "/?#");
+		for (p = s; p < end; p++) {
+			if (*p == '@')
+				at = p; /* the last '@' ends the userinfo */
+		}
+		colon = at != NULL ? memchr(s, ':', (size_t)(at - s)) : NULL;
+		if (colon != NULL) {
+			printf("%.*s****%s", (int)(colon + 1 - v), v, at);
+			return;
+		}
+	}
+	fputs(v, stdout);
+}
+
+void ax_config_print(const struct ax_config *c, int show_secrets)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		const struct cfg_key *k = &cfg_table[i];
+
+		printf("%s=", k->env);
+		if (k->type == CFG_STR) {
+			const char *v = *str_field_c(c, k);
+
+			if (v == NULL)
+				v = "";
+			if (k->secret && !show_secrets && v[0] != '\0')
+				fputs("****", stdout);
+			else if (!show_secrets)
+				print_masked_url(v);
+			else
+				fputs(v, stdout);
+		} else if (k->type == CFG_INT) {
+			printf("%d", *(const int *)(const void *)((const char *)c + k->off));
+		} else {
+			printf("%zu", *(const size_t *)(const void *)((const char *)c + k->off));
+		}
+		printf("  # %s\n", k->help);
+	}
+}
+
+/* Host name characters: a DNS name or an IPv4 literal. */
+static int host_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '-' || ch == '_';
+}
+
+ax_err ax_redis_url_parse(const char *url, char *host, size_t hostlen, int *port)
+{
+	static const char scheme[] = "redis://";
+	const char *h, *he, *p;
+	size_t hl;
+	long pn = 6379;
+
+	if (url == NULL || host == NULL || hostlen == 0 || port == NULL)
+		return AX_EINVAL;
+	host[0] = '\0';
+	if (strncasecmp(url, scheme, sizeof(scheme) - 1) != 0)
+		return AX_EINVAL;
+	h = url + sizeof(scheme) - 1;
+	if (*h == '[') {
+		/* IPv6 literal: redis://[::1]:6379 */
+		he = strchr(h, ']');
+		if (he == NULL)
+			return AX_EINVAL;
+		for (p = h + 1; p < he; p++) {
+			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+			      (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
+				return AX_EINVAL;
+		}
+		h++;
+		p = he + 1;
+	} else {
+		for (he = h; host_char(*he); he++)
+			;
+		p = he;
+	}
+	hl = (size_t)(he - h);
+	if (hl == 0 || hl >= hostlen)
+		return AX_EINVAL;
+	if (*p == ':') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return AX_EINVAL;
+		pn = 0;
+		while (*p >= '0' && *p <= '9') {
+			pn = pn * 10 + (*p - '0');
+			if (pn > 65535)
+				return AX_EINVAL;
+			p++;
+		}
+		if (pn < 1)
+			return AX_EINVAL;
+	}
+	if (*p == '/') {
+		/* optional database number; hiredis selects it separately */
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p != '\0')
+		return AX_EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (int)pn;
+	return AX_OK;
+}

@@ -1,0 +1,255 @@
+/* jwt.c - bearer token verification and minting over libjwt (see jwt.h).
+ *
+ * Verification does not trust libjwt to refuse algorithms: libjwt 1.x
+ * accepts "none" when no key is given and decides the algorithm from the
+ * token's own header.  So the JOSE header is decoded here first
+ * (sodium_base642bin, URL-safe alphabet, no padding, as RFC 7515 requires)
+ * and a token whose "alg" is not exactly the configured one -- "none",
+ * another HMAC size, RS256 used as an HMAC key-confusion trick -- is
+ * refused before any signature code runs.  The payload is decoded here too
+ * so a malformed body is reported as such rather than as a bad signature.
+ * Then jwt_decode checks the signature with the key and jwt_get_alg is
+ * checked once more.  Claims are read from our own parse of the payload:
+ * the same bytes libjwt has just verified, and cJSON lets us tell a
+ * missing claim from a wrongly typed one (aud may be a string or an array,
+ * exp/nbf may be written as floats).
+ *
+ * Error strings are short, constant and safe to return in an HTTP body;
+ * they never echo token contents. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jwt.h>
+
+#include "alexus/json.h"
+#include "alexus/jwt.h"
+#include "alexus/mem.h"
+
+#define JWT_MAX_TOKEN 8192
+
+static ax_err refuse(char *errbuf, size_t errlen, const char *why)
+{
+	ax_errfmt(errbuf, errlen, "%s", why);
+	return AX_EAUTH;
+}
+
+/* Decode one base64url segment and parse it as a JSON object. */
+static cJSON *segment_json(const char *seg, size_t len)
+{
+	unsigned char *bin;
+	size_t binlen = 0;
+	cJSON *j = NULL;
+
+	if (len == 0)
+		return NULL;
+	bin = ax_xmalloc(len);
+	if (sodium_base642bin(bin, len, seg, len, NULL, &binlen, NULL,
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
+	    binlen > 0) {
+		j = ax_json_parse((const char *)bin, binlen, 16);
+		if (j != NULL && !cJSON_IsObject(j)) {
+			cJSON_Delete(j);
+			j = NULL;
+		}
+	}
+	free(bin);
+	return j;
+}
+
+static int aud_matches(const cJSON *aud, const char *want)
+{
+	const cJSON *e;
+
+	if (cJSON_IsString(aud))
+		return strcmp(aud->valuestring, want) == 0;
+	if (cJSON_IsArray(aud)) {
+		cJSON_ArrayForEach(e, aud) {
+			if (cJSON_IsString(e) && strcmp(e->valuestring, want) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static ax_err check_claims(const struct ax_jwt_opts *o, const cJSON *claims,
+			   char tenant[AX_TENANT_MAX + 1], char *errbuf, size_t errlen)
+{
+	const cJSON *exp, *nbf, *iss, *aud, *tid;
+	double now = (double)time(NULL);
+	double leeway = o->leeway_s > 0 ? (double)o->leeway_s : 0.0;
+
+	exp = cJSON_GetObjectItemCaseSensitive(claims, "exp");
+	if (exp == NULL)
+		return refuse(errbuf, errlen, "missing exp claim");
+	if (!cJSON_IsNumber(exp))
+		return refuse(errbuf, errlen, "malformed token");
+	if (now >= exp->valuedouble + leeway)
+		return refuse(errbuf, errlen, "token expired");
+	nbf = cJSON_GetObjectItemCaseSensitive(claims, "nbf");
+	if (nbf != NULL) {
+		if (!cJSON_IsNumber(nbf))
+			return refuse(errbuf, errlen, "malformed token");
+		if (now + leeway < nbf->valuedouble)
+			return refuse(errbuf, errlen, "token not yet valid");
+	}
+	if (o->issuer != NULL && o->issuer[0] != '\0') {
+		iss = cJSON_GetObjectItemCaseSensitive(claims, "iss");
+		if (!cJSON_IsString(iss) || strcmp(iss->valuestring, o->issuer) != 0)
+			return refuse(errbuf, errlen, "wrong issuer");
+	}
+	if (o->audience != NULL && o->audience[0] != '\0') {
+		aud = cJSON_GetObjectItemCaseSensitive(claims, "aud");
+		if (!aud_matches(aud, o->audience))
+			return refuse(errbuf, errlen, "wrong audience");
+	}
+	tid = cJSON_GetObjectItemCaseSensitive(claims, "tenant_id");
+	if (tid == NULL || cJSON_IsNull(tid))
+		return refuse(errbuf, errlen, "missing tenant_id claim");
+	if (!cJSON_IsString(tid) || !ax_tenant_valid(tid->valuestring))
+		return refuse(errbuf, errlen, "invalid tenant_id claim");
+	memcpy(tenant, tid->valuestring, strlen(tid->valuestring) + 1);
+	return AX_OK;
+}
+
+ax_err ax_jwt_verify(const struct ax_jwt_opts *o, const char *token,
+		     char tenant[AX_TENANT_MAX + 1], char *errbuf, size_t errlen)
+{
+	const char *d1, *d2, *p;
+	cJSON *hdr = NULL, *claims = NULL;
+	const cJSON *alg, *crit;
+	jwt_alg_t want;
+	jwt_t *jwt = NULL;
+	size_t tlen;
+	ax_err rc;
+
+	if (tenant != NULL)
+		tenant[0] = '\0';
+	if (o == NULL || o->alg == NULL || o->key == NULL || o->key_len == 0 ||
+	    o->key_len > 0x7fffffff || tenant == NULL) {
+		ax_errfmt(errbuf, errlen, "token verification not configured");
+		return AX_EINVAL;
+	}
+	want = jwt_str_alg(o->alg);
+	if (want == JWT_ALG_NONE || want == JWT_ALG_INVAL) {
+		ax_errfmt(errbuf, errlen, "token verification not configured");
+		return AX_EINVAL;
+	}
+	if (token == NULL || token[0] == '\0')
+		return refuse(errbuf, errlen, "missing token");
+
+	/* Shape: three base64url segments, two dots, nothing else. */
+	tlen = strnlen(token, JWT_MAX_TOKEN + 1);
+	if (tlen > JWT_MAX_TOKEN)
+		return refuse(errbuf, errlen, "malformed token");
+	for (p = token; *p != '\0'; p++) {
+		char c = *p;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return refuse(errbuf, errlen, "malformed token");
+	}
+	d1 = strchr(token, '.');
+	d2 = d1 != NULL ? strchr(d1 + 1, '.') : NULL;
+	if (d1 == NULL || d2 == NULL || strchr(d2 + 1, '.') != NULL)
+		return refuse(errbuf, errlen, "malformed token");
+
+	hdr = segment_json(token, (size_t)(d1 - token));
+	if (hdr == NULL)
+		return refuse(errbuf, errlen, "malformed token");
+	alg = cJSON_GetObjectItemCaseSensitive(hdr, "alg");
+	if (!cJSON_IsString(alg)) {
+		rc = refuse(errbuf, errlen, "malformed token");
+		goto out;
+	}
+	if (strcmp(alg->valuestring, o->alg) != 0) {
+		rc = refuse(errbuf, errlen, "algorithm not allowed");
+		goto out;
+	}
+	/* RFC 7515 4.1.11: extensions we do not understand must be refused. */
+	crit = cJSON_GetObjectItemCaseSensitive(hdr, "crit");
+	if (crit != NULL) {
+		rc = refuse(errbuf, errlen, "malformed token");
+		goto out;
+	}
+	claims = segment_json(d1 + 1, (size_t)(d2 - d1 - 1));
+	if (claims == NULL) {
+		rc = refuse(errbuf, errlen, "malformed token");
+		goto out;
+	}
+	if (d2[1] == '\0') {
+		rc = refuse(errbuf, errlen, "bad signature");
+		goto out;
+	}
+
+	if (jwt_decode(&jwt, token, o->key, (int)o->key_len) != 0 || jwt == NULL) {
+		rc = refuse(errbuf, errlen, "bad signature");
+		goto out;
+	}
+	if (jwt_get_alg(jwt) != want) {
+		rc = refuse(errbuf, errlen, "algorithm not allowed");
+		goto out;
+	}
+	rc = check_claims(o, claims, tenant, errbuf, errlen);
+out:
+	if (jwt != NULL)
+		jwt_free(jwt);
+	cJSON_Delete(hdr);
+	cJSON_Delete(claims);
+	return rc;
+}
+
+char *ax_jwt_mint(const struct ax_jwt_opts *o, const char *tenant, long ttl_s, char *errbuf,
+		  size_t errlen)
+{
+	jwt_t *jwt = NULL;
+	jwt_alg_t alg;
+	char sub[AX_TENANT_MAX + 8];
+	char *tok;
+	long now = (long)time(NULL);
+
+	if (o == NULL || o->alg == NULL || o->key == NULL || o->key_len == 0 ||
+	    o->key_len > 0x7fffffff) {
+		ax_errfmt(errbuf, errlen, "token signing not configured");
+		return NULL;
+	}
+	alg = jwt_str_alg(o->alg);
+	if (alg == JWT_ALG_NONE || alg == JWT_ALG_INVAL) {
+		ax_errfmt(errbuf, errlen, "algorithm not allowed");
+		return NULL;
+	}
+	if (!ax_tenant_valid(tenant)) {
+		ax_errfmt(errbuf, errlen, "invalid tenant id");
+		return NULL;
+	}
+	if (ttl_s <= 0) {
+		ax_errfmt(errbuf, errlen, "ttl must be positive");
+		return NULL;
+	}
+	snprintf(sub, sizeof(sub), "tenant:%s", tenant);
+	if (jwt_new(&jwt) != 0)
+		goto fail;
+	if (jwt_add_grant_int(jwt, "iat", now) != 0 ||
+	    jwt_add_grant_int(jwt, "exp", now + ttl_s) != 0 ||
+	    jwt_add_grant(jwt, "tenant_id", tenant) != 0 || jwt_add_grant(jwt, "sub", sub) != 0)
+		goto fail;
+	if (o->issuer != NULL && o->issuer[0] != '\0' && jwt_add_grant(jwt, "iss", o->issuer) != 0)
+		goto fail;
+	if (o->audience != NULL && o->audience[0] != '\0' &&
+	    jwt_add_grant(jwt, "aud", o->audience) != 0)
+		goto fail;
+	if (jwt_set_alg(jwt, alg, o->key, (int)o->key_len) != 0)
+		goto fail;
+	tok = jwt_encode_str(jwt);
+	if (tok == NULL)
+		goto fail;
+	jwt_free(jwt);
+	return tok; /* libjwt 1.10 returns malloc'd memory: free() it */
+fail:
+	ax_errfmt(errbuf, errlen, "cannot mint token: %s", strerror(errno ? errno : EINVAL));
+	if (jwt != NULL)
+		jwt_free(jwt);
+	return NULL;
+}
