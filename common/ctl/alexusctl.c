@@ -1,0 +1,156 @@
+/* alexusctl.c - the admin tool: entry point, dispatch and shared helpers.
+ *
+ * Design: alexusctl is built on libalexus alone (no daemon code).  main()
+ * picks the command from argv[1] before loading the configuration, so
+ * --help works with a broken environment; each command then parses its own
+ * options with getopt_long and returns an exit code.  Conventions: results
+ * on stdout, every error as exactly one "alexusctl: ..." line on stderr and
+ * exit 1; usage errors print the usage on stderr and exit 2.
+ *
+ * Which role each command uses is part of its meaning: migrate and tenant
+ * administration use the owner (ALEXUS_ADMIN_DATABASE_URL); incidents and
+ * audit read through the application role (ALEXUS_DATABASE_URL) inside a
+ * tenant-scoped transaction, so row-level security -- not a WHERE clause
+ * in this tool -- decides what is visible. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static const char usage_text[] =
+	"usage: alexusctl <command> [options]\n"
+	"\n"
+	"  migrate [--dir DIR]                      apply pending NNNN_*.sql migrations\n"
+	"  tenant create NAME [--name DISPLAY] [--webhook URL]\n"
+	"  tenant set-webhook NAME URL              set (or with '' clear) the notify webhook\n"
+	"  tenant list\n"
+	"  token mint --tenant NAME [--ttl SECONDS] print a bearer token (default 30 days)\n"
+	"  incidents list --tenant NAME [--json] [--status open|resolved] [--limit N]\n"
+	"  audit verify --tenant NAME               check the tenant's audit hash chain\n"
+	"  config [--show-secrets]                  print the configuration table\n"
+	"\n"
+	"migrate and tenant use ALEXUS_ADMIN_DATABASE_URL (the owner role); incidents\n"
+	"and audit use ALEXUS_DATABASE_URL (the application role, row-level security\n"
+	"applies); token uses ALEXUS_JWT_SECRET, _ISSUER and _AUDIENCE.  Migrations\n"
+	"are read from --dir, else ALEXUS_MIGRATIONS_DIR.  `alexusctl config` lists\n"
+	"every variable.\n";
+
+int ctl_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("alexusctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CTL_FAIL;
+}
+
+int ctl_usage(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("alexusctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: alexusctl %s\n", usage);
+	return CTL_USAGE;
+}
+
+struct ax_pg *ctl_pg_open(const char *url, const char *role)
+{
+	char err[512];
+	struct ax_pg *pg = ax_pg_new(url);
+
+	if (pg == NULL) {
+		ctl_fail("no database URL for the %s role", role);
+		return NULL;
+	}
+	if (ax_pg_ensure(pg, err, sizeof(err)) != AX_OK) {
+		ctl_fail("%s role: %s", role, err);
+		ax_pg_free(pg);
+		return NULL;
+	}
+	return pg;
+}
+
+int ctl_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int ctl_config(struct ctl *c, int argc, char **argv)
+{
+	int show = 0, i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--show-secrets") == 0)
+			show = 1;
+		else
+			return ctl_usage("config [--show-secrets]", "unexpected argument '%s'",
+					 argv[i]);
+	}
+	ax_config_print(&c->cfg, show);
+	return CTL_OK;
+}
+
+typedef int ctl_cmd_fn(struct ctl *c, int argc, char **argv);
+
+static const struct {
+	const char *name;
+	ctl_cmd_fn *fn;
+} commands[] = {
+	{ "migrate", ctl_migrate },
+	{ "tenant", ctl_tenant },
+	{ "token", ctl_token },
+	{ "incidents", ctl_incidents },
+	{ "audit", ctl_audit },
+	{ "config", ctl_config },
+};
+
+int main(int argc, char **argv)
+{
+	struct ctl c;
+	char err[512];
+	size_t i;
+	int rc;
+
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return CTL_USAGE;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		if (strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0 &&
+		    strcmp(argv[1], "help") != 0)
+			fprintf(stderr, "alexusctl: unknown command '%s'\n", argv[1]);
+		fputs(usage_text, stderr);
+		return CTL_USAGE;
+	}
+	memset(&c, 0, sizeof(c));
+	if (ax_config_load(&c.cfg, err, sizeof(err)) != AX_OK)
+		return ctl_fail("configuration: %s", err);
+	/* argv[1] becomes the command's argv[0], as getopt expects. */
+	rc = commands[i].fn(&c, argc - 1, argv + 1);
+	ax_config_release(&c.cfg);
+	if (fflush(stdout) != 0 && rc == CTL_OK)
+		rc = ctl_fail("cannot write output: %s", strerror(errno));
+	return rc;
+}

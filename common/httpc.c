@@ -1,0 +1,178 @@
+/* httpc.c - outbound HTTP POST over libcurl's easy interface (see httpc.h).
+ *
+ * Design: one easy handle per call, used from worker loops whose unit of
+ * work is one request.  Everything that could hang or surprise is pinned:
+ * CURLOPT_NOSIGNAL (no SIGALRM for DNS timeouts in a threaded process), a
+ * connect and a total timeout, only http and https (no file://, gopher://,
+ * ... from a tenant-supplied URL), no redirects (a 3xx is just a status),
+ * and the response body is capped: the first 64 KiB are kept, the rest is
+ * read and dropped so the connection still completes cleanly.
+ *
+ * Errors: a transfer that produced a response is AX_OK whatever the status;
+ * a timeout is AX_ETIMEDOUT; a URL we refuse is AX_EINVAL (retrying cannot
+ * help); any other transport failure is AX_EIO.  The detail comes from
+ * CURLOPT_ERRORBUFFER, falling back to curl_easy_strerror. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "alexus/httpc.h"
+#include "alexus/mem.h"
+
+#define HTTPC_BODY_MAX (64 * 1024)
+
+struct sink {
+	char *buf;
+	size_t len;
+	size_t cap;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = size * nmemb, take;
+
+	take = HTTPC_BODY_MAX - s->len;
+	if (take > n)
+		take = n;
+	if (take > 0) {
+		if (s->len + take + 1 > s->cap) {
+			size_t cap = s->cap ? s->cap : 1024;
+
+			while (cap < s->len + take + 1)
+				cap *= 2;
+			if (cap > HTTPC_BODY_MAX + 1)
+				cap = HTTPC_BODY_MAX + 1;
+			s->buf = ax_xrealloc(s->buf, cap);
+			s->cap = cap;
+		}
+		memcpy(s->buf + s->len, data, take);
+		s->len += take;
+		s->buf[s->len] = '\0';
+	}
+	/* Claim everything: returning less would abort the transfer. */
+	return n;
+}
+
+int ax_httpc_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void ax_httpc_resp_release(struct ax_httpc_resp *r)
+{
+	if (r == NULL)
+		return;
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+static int has_header(const char *const *headers, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; headers != NULL && *headers != NULL; headers++)
+		if (strncasecmp(*headers, name, n) == 0 && (*headers)[n] == ':')
+			return 1;
+	return 0;
+}
+
+ax_err ax_httpc_post(const char *url, const char *const *headers, const char *body,
+		     size_t body_len, int timeout_ms, struct ax_httpc_resp *resp,
+		     char *errbuf, size_t errlen)
+{
+	char cerr[CURL_ERROR_SIZE];
+	struct curl_slist *hl = NULL, *tmp;
+	struct sink sink = { 0 };
+	CURL *h;
+	CURLcode cc;
+	ax_err rc = AX_EIO;
+	const char *const *p;
+
+	if (resp != NULL)
+		memset(resp, 0, sizeof(*resp));
+	if (url == NULL || resp == NULL || (body == NULL && body_len > 0)) {
+		ax_errfmt(errbuf, errlen, "POST: bad arguments");
+		return AX_EINVAL;
+	}
+	if (timeout_ms <= 0)
+		timeout_ms = 5000;
+	h = curl_easy_init();
+	if (h == NULL) {
+		ax_errfmt(errbuf, errlen, "POST: cannot create a curl handle");
+		return AX_EIO;
+	}
+	for (p = headers; p != NULL && *p != NULL; p++) {
+		tmp = curl_slist_append(hl, *p);
+		if (tmp == NULL)
+			goto oom;
+		hl = tmp;
+	}
+	/* curl would send "Expect: 100-continue" for larger bodies and wait
+	 * up to a second for an answer many receivers never give. */
+	if (!has_header(headers, "Expect")) {
+		tmp = curl_slist_append(hl, "Expect:");
+		if (tmp == NULL)
+			goto oom;
+		hl = tmp;
+	}
+	cerr[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+#if LIBCURL_VERSION_NUM >= 0x075500   /* 7.85: the string forms */
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "alexus/1");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+
+	cc = curl_easy_perform(h);
+	if (cc == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (sink.buf == NULL)
+			sink.buf = ax_xstrdup("");
+		resp->body = sink.buf;
+		resp->body_len = sink.len;
+		sink.buf = NULL;
+		rc = AX_OK;
+		goto out;
+	}
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		rc = AX_ETIMEDOUT;
+		break;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		rc = AX_EINVAL;
+		break;
+	case CURLE_OUT_OF_MEMORY:
+		goto oom;
+	default:
+		rc = AX_EIO;
+		break;
+	}
+	/* No URL in the message: webhook URLs often carry a secret. */
+	ax_errfmt(errbuf, errlen, "POST: %s", cerr[0] ? cerr : curl_easy_strerror(cc));
+out:
+	free(sink.buf);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(h);
+	return rc;
+oom:
+	/* mem.h policy: out of memory is not an input to handle. */
+	abort();
+}
