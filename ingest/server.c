@@ -1,0 +1,940 @@
+/* server.c - the ingest HTTP edge on libevent's evhttp (see server.h).
+ *
+ * Request path.  evhttp reads the whole request (headers and body, both
+ * capped) and calls on_request().  A webhook is checked in this order, the
+ * first failure answering at once with a JSON refusal: route and source
+ * (404), method (405), draining (503), bearer token (401), Content-Type
+ * (415), body size (413), JSON (400; 415 for a form-encoded body), driver
+ * (422), capacity (503).
+ * Validation comes before capacity on purpose: a 4xx tells the sender the
+ * payload is wrong whatever the state of Redis, a 503 that it may retry.
+ * Then every signal gets an id and is handed to the appender (claim_once +
+ * XADD in one script); the commands are pipelined on the one connection.
+ * The request is parked in a `pending` until every append has its answer,
+ * then gets 202 -- or 503 if any append failed: the appends that did land
+ * dedup on the retry, so retrying is always safe.
+ *
+ * Exactly one reply per request.  A pending's evhttp_request is ours until
+ * we reply (libevent detaches, rather than frees, a request whose client
+ * went away -- http.c evhttp_connection_incoming_fail -- and frees it when
+ * we answer), so every path answers: the last append callback, the drain
+ * deadline (503), or ingest_server_free() (the appender fails every
+ * command, which completes every pending).  After an early answer
+ * (deadline) p->req is NULL and the pending only waits for its callbacks
+ * to count them, then frees itself.
+ *
+ * The 413 problem, and why this file defines evhttp_send_error().
+ * libevent 2.1.12 enforces evhttp_set_max_body_size() itself, before any
+ * callback of ours runs: a Content-Length above the cap (or chunks adding
+ * up past it) makes http.c call evhttp_connection_fail_(...DATA_TOO_LONG),
+ * which ends in evhttp_send_error(req, 413, NULL) -- an HTML page whose
+ * headers evhttp_send_page_() resets.  There is no hook to see the request
+ * earlier: server-side requests are created inside libevent, so
+ * evhttp_request_set_header_cb() cannot be installed in time (libevent
+ * issue #588; evhttp_set_newreqcb() that fixes it exists only from 2.2),
+ * and wrapping the bufferevent in a filter (evhttp_set_bevcb) breaks
+ * Connection: close replies, because evhttp frees the connection and shuts
+ * the socket down as soon as the *filter* has drained, with the reply
+ * still in the underlying buffer.  Raising the limit and checking in
+ * on_request instead would let a client make us buffer any body size.
+ * So we keep libevent's limit (memory stays bounded) and replace the page:
+ * this file defines evhttp_send_error() with libevent's exact signature.
+ * libevent's own calls go through the PLT of libevent-2.1.so (checked:
+ * `objdump -d libevent-2.1.so.7 | grep 'evhttp_send_error@plt'`), so the
+ * dynamic linker binds them to the executable's definition, and every
+ * error libevent produces on its own -- 413, 400 for a malformed request,
+ * 501, 417 -- goes out as our JSON with the status libevent chose and
+ * Connection: close, as libevent's page would.  With
+ * EVHTTP_SERVER_LINGERING_CLOSE libevent first reads and discards the rest
+ * of an oversized Content-Length body, so the client is not reset while
+ * still sending and actually reads the 413.  We never call
+ * evhttp_send_error() ourselves: our replies use evhttp_send_reply(), which
+ * keeps our headers (Retry-After, WWW-Authenticate, Allow).  Requires the
+ * shared libevent (the Makefile links -levent through pkg-config); tests/
+ * unit/test_ingest_http.c checks the bytes on the wire.
+ *
+ * Shutdown.  ingest_server_drain() closes the listener, answers new
+ * webhooks on kept-alive connections with 503 + Connection: close, and
+ * calls back when nothing is pending and every reply has been written out
+ * (evhttp_request_set_on_complete_cb: a reply still in a bufferevent when
+ * the loop stops would be lost), or when the deadline has answered what is
+ * left with 503 and given those replies a moment to leave. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/http_struct.h>
+#include <event2/keyvalq_struct.h>
+
+#include "alexus/config.h"
+#include "alexus/hash.h"
+#include "alexus/json.h"
+#include "alexus/jwt.h"
+#include "alexus/keys.h"
+#include "alexus/log.h"
+#include "alexus/mem.h"
+#include "appender.h"
+#include "drivers/driver.h"
+#include "metrics.h"
+#include "server.h"
+
+#define JSON_MAX_DEPTH 64
+#define FLUSH_GRACE_MS 500   /* after the drain deadline, for the last replies */
+#define WEBHOOK_PREFIX "/v1/webhooks"
+
+struct pending;
+
+/* One append of a pending: the callback's argument. */
+struct slot {
+	struct pending *p;
+	char id[AX_UUID_LEN];
+	int appended;              /* Redis added an entry for it */
+};
+
+struct pending {
+	TAILQ_ENTRY(pending) link; /* in s->pending while p->req is set */
+	struct ingest_server *s;
+	struct evhttp_request *req; /* NULL once answered */
+	int src;                    /* metrics source index */
+	char tenant[AX_TENANT_MAX + 1];
+	char trace[AX_TRACE_LEN];
+	size_t n;                   /* signals in the request */
+	size_t outstanding;         /* appends Redis has not answered yet */
+	size_t accepted, duplicates, failed;
+	char why[160];              /* first append failure */
+	struct slot *slots;         /* n of them */
+};
+
+TAILQ_HEAD(pending_list, pending);
+struct flushing;
+
+struct ingest_server {
+	struct event_base *base;
+	const struct ax_config *cfg;
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock; /* NULL once draining */
+	int port;
+	struct ingest_appender *app;
+	struct ax_jwt_opts jwt;
+	struct ingest_metrics metrics;
+	struct pending_list pending;      /* requests waiting for Redis */
+	long inflight_requests;           /* = length of pending */
+	long inflight_appends;            /* appends waiting for Redis */
+	TAILQ_HEAD(, flushing) flushing;  /* replies libevent is still writing */
+	long unflushed;                   /* = length of flushing */
+	int draining;
+	int deadline_hit;                 /* the drain deadline fired */
+	int cut_short;                    /* ... and answered some requests 503 */
+	struct event *drain_ev;           /* drain deadline */
+	struct event *done_ev;            /* runs done() from the loop */
+	ingest_server_done_fn *done;
+	void *done_arg;
+	int done_called;
+	struct ingest_server *next_in_thread;
+};
+
+/* The servers of this thread, to find the one a libevent-made error
+ * belongs to (evhttp_send_error below gets only the request). */
+static _Thread_local struct ingest_server *thread_servers;
+
+static const char *phrase(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
+	case 422: return "Unprocessable Content";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	default: return code < 400 ? "OK" : code < 500 ? "Client Error" : "Server Error";
+	}
+}
+
+static void check_drained(struct ingest_server *s);
+
+/* ------------------------------------------------------------ replies */
+
+/* A reply being written: from evhttp_send_reply() until libevent has
+ * handed all of it to the kernel (the request's on_complete callback), or
+ * its connection closed first (the connection's close callback: a reply
+ * cut off by a dead client never completes).  Draining waits for these
+ * too, or a reply issued just before exit would die in its bufferevent.
+ * evhttp writes one reply at a time per connection, so the connection
+ * identifies the entry. */
+struct flushing {
+	TAILQ_ENTRY(flushing) link;
+	struct ingest_server *s;
+	struct evhttp_connection *evcon;
+};
+
+static void flushing_done(struct flushing *f)
+{
+	struct ingest_server *s = f->s;
+
+	TAILQ_REMOVE(&s->flushing, f, link);
+	free(f);
+	s->unflushed--;
+	check_drained(s);
+}
+
+static void on_flushed(struct evhttp_request *req, void *arg)
+{
+	(void)req;
+	flushing_done(arg);
+}
+
+static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct ingest_server *s = arg;
+	struct flushing *f, *next;
+
+	for (f = TAILQ_FIRST(&s->flushing); f != NULL; f = next) {
+		next = TAILQ_NEXT(f, link);
+		if (f->evcon == evcon)
+			flushing_done(f);
+	}
+}
+
+/* Every reply goes through here: Connection: close while draining, the
+ * flush accounting, the request metric. */
+static void reply(struct ingest_server *s, struct evhttp_request *req, int src, int code,
+		  struct evbuffer *b)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct flushing *f;
+
+	if (s != NULL) {
+		if (s->draining && evhttp_find_header(h, "Connection") == NULL)
+			evhttp_add_header(h, "Connection", "close");
+		/* A request whose client left (evcon NULL) is freed by
+		 * evhttp_send_reply() without completing: nothing to wait for. */
+		if (evcon != NULL) {
+			f = ax_xcalloc(1, sizeof(*f));
+			f->s = s;
+			f->evcon = evcon;
+			TAILQ_INSERT_TAIL(&s->flushing, f, link);
+			s->unflushed++;
+			evhttp_request_set_on_complete_cb(req, on_flushed, f);
+			evhttp_connection_set_closecb(evcon, on_conn_closed, s);
+		}
+		ingest_metrics_request(&s->metrics, src, code);
+	}
+	evhttp_send_reply(req, code, phrase(code), b);
+}
+
+static void send_body(struct ingest_server *s, struct evhttp_request *req, int src, int code,
+		      const char *ctype, const char *body, size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL)
+		abort();                /* allocation failure: see mem.h */
+	evbuffer_add(b, body, len);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
+	reply(s, req, src, code, b);
+	evbuffer_free(b);
+}
+
+static void send_json(struct ingest_server *s, struct evhttp_request *req, int src, int code,
+		      const cJSON *body)
+{
+	char *text = ax_json_print(body);
+	size_t n = strlen(text);
+
+	/* A trailing newline keeps curl output and log tails readable. */
+	text = ax_xrealloc(text, n + 2);
+	text[n] = '\n';
+	text[n + 1] = '\0';
+	send_body(s, req, src, code, "application/json", text, n + 1);
+	free(text);
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE: return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	default: return "?";
+	}
+}
+
+/* Answer a refusal: {"error": <code>, "message": <fmt...>}, the status,
+ * the headers a client needs (Retry-After on 503), a metric and a log
+ * line.  The error code is the refusal's metric name, except that every
+ * 503 says "unavailable". */
+static void refuse(struct ingest_server *s, struct evhttp_request *req, int src, int code,
+		   enum ingest_refusal why, const char *tenant, const char *trace,
+		   const char *fmt, ...) AX_PRINTF(8, 9);
+
+static void refuse(struct ingest_server *s, struct evhttp_request *req, int src, int code,
+		   enum ingest_refusal why, const char *tenant, const char *trace,
+		   const char *fmt, ...)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const char *uri = evhttp_request_get_uri(req);
+	char msg[512];
+	va_list ap;
+	cJSON *body;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* Logged first: once replied to, req may already be freed (a
+	 * request whose client left is freed by evhttp_send_reply). */
+	ax_log(code >= 500 ? AX_LOG_WARN : AX_LOG_INFO, trace, tenant,
+	       "refused %s %.200s: %d %s: %s", method_name(evhttp_request_get_command(req)),
+	       uri != NULL ? uri : "(unparsed)", code, ingest_refusal_name(why), msg);
+	if (s != NULL)
+		s->metrics.refusals[why]++;
+	if (code == 503)
+		evhttp_add_header(h, "Retry-After", "1");
+	body = cJSON_CreateObject();
+	if (body == NULL)
+		abort();
+	ax_json_add_str(body, "error", code == 503 ? "unavailable" : ingest_refusal_name(why), 0);
+	ax_json_add_str(body, "message", msg, 0);
+	send_json(s, req, src, code, body);
+	cJSON_Delete(body);
+}
+
+/* ------------------------------------------------ libevent's own errors */
+
+static struct ingest_server *server_of(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct evhttp *http = evcon != NULL ? evhttp_connection_get_server(evcon) : NULL;
+	struct ingest_server *s;
+
+	for (s = thread_servers; s != NULL; s = s->next_in_thread) {
+		if (s->http == http)
+			return s;
+	}
+	return NULL;
+}
+
+/* Replaces libevent's HTML error page with our JSON refusal; see "The 413
+ * problem" at the top of this file.  Called by libevent only, for errors
+ * it detects before any callback of ours (body over the cap, malformed
+ * request line or headers, Expect other than 100-continue, ...). */
+void evhttp_send_error(struct evhttp_request *req, int error, const char *reason)
+{
+	struct ingest_server *s = server_of(req);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	/* What evhttp_send_page_() does: a request that failed before its
+	 * version was parsed is answered as HTTP/1.1, and the connection is
+	 * closed after the reply (its input is in an unknown state). */
+	if (!req->major || !req->minor) {
+		req->major = 1;
+		req->minor = 1;
+	}
+	evhttp_clear_headers(h);
+	evhttp_add_header(h, "Connection", "close");
+	switch (error) {
+	case 413:
+		refuse(s, req, 0, 413, INGEST_R_TOO_LARGE, NULL, NULL,
+		       "request body is larger than %zu bytes (ALEXUS_MAX_BODY)",
+		       s != NULL ? s->cfg->max_body : (size_t)0);
+		break;
+	case 400:
+		refuse(s, req, 0, 400, INGEST_R_BAD_REQUEST, NULL, NULL,
+		       "malformed HTTP request");
+		break;
+	case 501:
+		refuse(s, req, 0, 501, INGEST_R_METHOD, NULL, NULL, "method not implemented");
+		break;
+	default:
+		refuse(s, req, 0, error, INGEST_R_OTHER, NULL, NULL, "%s",
+		       reason != NULL ? reason : phrase(error));
+		break;
+	}
+}
+
+/* ----------------------------------------------------------- pending */
+
+static void pending_answer(struct pending *p)
+{
+	struct ingest_server *s = p->s;
+	cJSON *body, *ids;
+	size_t i;
+
+	if (p->failed > 0) {
+		refuse(s, p->req, p->src, 503, INGEST_R_APPEND_FAILED, p->tenant, p->trace,
+		       "%zu of %zu signals could not be appended (%s); retrying is safe",
+		       p->failed, p->n, p->why[0] ? p->why : "unknown error");
+	} else {
+		body = cJSON_CreateObject();
+		if (body == NULL)
+			abort();
+		cJSON_AddNumberToObject(body, "accepted", (double)p->accepted);
+		cJSON_AddNumberToObject(body, "duplicates", (double)p->duplicates);
+		ids = cJSON_AddArrayToObject(body, "ids");
+		if (ids == NULL)
+			abort();
+		for (i = 0; i < p->n; i++) {
+			if (p->slots[i].appended)
+				cJSON_AddItemToArray(ids, cJSON_CreateString(p->slots[i].id));
+		}
+		ax_json_add_str(body, "trace", p->trace, 0);
+		send_json(s, p->req, p->src, 202, body);
+		cJSON_Delete(body);
+		ax_log(AX_LOG_INFO, p->trace, p->tenant,
+		       "accepted %zu signal(s) from %s, %zu duplicate(s)", p->accepted,
+		       ingest_driver_at((size_t)(p->src - 1))->name, p->duplicates);
+	}
+	p->req = NULL;
+	TAILQ_REMOVE(&s->pending, p, link);
+	s->inflight_requests--;
+}
+
+static void pending_free(struct pending *p)
+{
+	free(p->slots);
+	free(p);
+}
+
+static void on_append(ax_err rc, enum ingest_append_outcome outcome, const char *why, void *arg)
+{
+	struct slot *slot = arg;
+	struct pending *p = slot->p;
+	struct ingest_server *s = p->s;
+
+	p->outstanding--;
+	s->inflight_appends--;
+	if (rc != AX_OK) {
+		p->failed++;
+		if (p->why[0] == '\0')
+			snprintf(p->why, sizeof(p->why), "%s", why != NULL ? why : ax_strerror(rc));
+		ax_log(AX_LOG_WARN, p->trace, p->tenant, "append of signal %s failed: %s",
+		       slot->id, why != NULL ? why : ax_strerror(rc));
+	} else if (outcome == INGEST_DUPLICATE) {
+		p->duplicates++;
+		s->metrics.dedup_hits++;
+	} else {
+		slot->appended = 1;
+		p->accepted++;
+		s->metrics.signals[p->src]++;
+	}
+	if (p->outstanding > 0)
+		return;
+	if (p->req != NULL)
+		pending_answer(p);
+	pending_free(p);
+	check_drained(s);
+}
+
+/* ------------------------------------------------------------ checks */
+
+/* The token of "Authorization: Bearer <token>", or NULL. */
+static const char *bearer_token(const char *h)
+{
+	if (h == NULL)
+		return NULL;
+	while (*h == ' ' || *h == '\t')
+		h++;
+	if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+		return NULL;
+	h += 6;
+	while (*h == ' ' || *h == '\t')
+		h++;
+	return *h != '\0' ? h : NULL;
+}
+
+enum media { MEDIA_JSON, MEDIA_FORM, MEDIA_OTHER };
+
+/* application/json, any type/subtype+json, or text/plain (SNS and some
+ * scripts send JSON as text/plain: FORMATS.md section 16) are JSON;
+ * parameters such as charset are ignored.  application/x-www-form-urlencoded
+ * is what curl -d and libcurl's CURLOPT_POSTFIELDS put on any body when the
+ * caller sets no type, so a JSON body under that label is accepted; a body
+ * that is really form-encoded fails to parse and gets the 415. */
+static enum media media_of(const char *ct)
+{
+	const char *end;
+	size_t n;
+
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	end = ct + strcspn(ct, ";");
+	while (end > ct && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	n = (size_t)(end - ct);
+	if ((n == 16 && strncasecmp(ct, "application/json", n) == 0) ||
+	    (n == 10 && strncasecmp(ct, "text/plain", n) == 0))
+		return MEDIA_JSON;
+	if (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", n) == 0)
+		return MEDIA_FORM;
+	if (n > 5 && memchr(ct, '/', n) != NULL && strncasecmp(end - 5, "+json", 5) == 0)
+		return MEDIA_JSON;
+	return MEDIA_OTHER;
+}
+
+/* X-Trace-Id when it is 32 hex digits (not all zero, W3C), lower-cased. */
+static int trace_from_header(const char *h, char out[AX_TRACE_LEN])
+{
+	int i, nonzero = 0;
+
+	if (h == NULL || strlen(h) != AX_TRACE_LEN - 1)
+		return 0;
+	for (i = 0; i < AX_TRACE_LEN - 1; i++) {
+		char c = h[i];
+
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return 0;
+		nonzero |= c != '0';
+		out[i] = c;
+	}
+	out[AX_TRACE_LEN - 1] = '\0';
+	return nonzero;
+}
+
+/* ------------------------------------------------------------ routes */
+
+static void serve_webhook(struct ingest_server *s, struct evhttp_request *req,
+			  enum evhttp_cmd_type m, const char *source)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	const struct ingest_driver *d = NULL;
+	struct ingest_batch batch;
+	char tenant[AX_TENANT_MAX + 1], err[256];
+	const char *tok, *ct;
+	enum media media;
+	struct pending *p;
+	size_t len, i;
+	cJSON *doc;
+	ax_err rc;
+	int src = 0;
+
+	if (source != NULL) {
+		d = ingest_driver_find(source);
+		if (d == NULL) {
+			refuse(s, req, 0, 404, INGEST_R_UNKNOWN_SOURCE, NULL, NULL,
+			       "no driver for source \"%.64s\" (alexus-ingest --list-sources)",
+			       source);
+			return;
+		}
+		src = ingest_driver_index(d) + 1;
+	}
+	if (m != EVHTTP_REQ_POST) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+		refuse(s, req, src, 405, INGEST_R_METHOD, NULL, NULL,
+		       "%s is not allowed here; use POST", method_name(m));
+		return;
+	}
+	if (s->draining) {
+		refuse(s, req, src, 503, INGEST_R_SHUTTING_DOWN, NULL, NULL,
+		       "ingest is shutting down");
+		return;
+	}
+
+	tok = bearer_token(evhttp_find_header(in, "Authorization"));
+	if (tok == NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer realm=\"alexus\"");
+		refuse(s, req, src, 401, INGEST_R_UNAUTHORIZED, NULL, NULL,
+		       "missing bearer token (Authorization: Bearer <JWT>)");
+		return;
+	}
+	if (ax_jwt_verify(&s->jwt, tok, tenant, err, sizeof(err)) != AX_OK) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer realm=\"alexus\", error=\"invalid_token\"");
+		refuse(s, req, src, 401, INGEST_R_UNAUTHORIZED, NULL, NULL, "%s", err);
+		return;
+	}
+
+	ct = evhttp_find_header(in, "Content-Type");
+	media = ct != NULL ? media_of(ct) : MEDIA_JSON;
+	if (media == MEDIA_OTHER) {
+		refuse(s, req, src, 415, INGEST_R_MEDIA_TYPE, tenant, NULL,
+		       "Content-Type \"%.64s\" is not JSON (application/json, */*+json or "
+		       "text/plain)", ct);
+		return;
+	}
+	len = evbuffer_get_length(body);
+	if (len > s->cfg->max_body) {
+		/* libevent refuses these first; kept in case it ever does not. */
+		refuse(s, req, src, 413, INGEST_R_TOO_LARGE, tenant, NULL,
+		       "request body is larger than %zu bytes (ALEXUS_MAX_BODY)",
+		       s->cfg->max_body);
+		return;
+	}
+	if (len == 0) {
+		refuse(s, req, src, 400, INGEST_R_BAD_REQUEST, tenant, NULL, "empty body");
+		return;
+	}
+	doc = ax_json_parse((const char *)evbuffer_pullup(body, -1), len, JSON_MAX_DEPTH);
+	if (doc == NULL && media == MEDIA_FORM) {
+		refuse(s, req, src, 415, INGEST_R_MEDIA_TYPE, tenant, NULL,
+		       "form-encoded bodies are not accepted; send JSON (application/json)");
+		return;
+	}
+	if (doc == NULL) {
+		refuse(s, req, src, 400, INGEST_R_INVALID_JSON, tenant, NULL,
+		       "body is not valid JSON (or is nested deeper than %d levels)",
+		       JSON_MAX_DEPTH);
+		return;
+	}
+	ingest_batch_init(&batch);
+	rc = ingest_normalize(doc, source, &batch, &d, err, sizeof(err));
+	cJSON_Delete(doc);
+	if (d != NULL)
+		src = ingest_driver_index(d) + 1;
+	if (rc != AX_OK) {
+		refuse(s, req, src, 422, INGEST_R_UNPROCESSABLE, tenant, NULL, "%s", err);
+		return;
+	}
+
+	if (!ingest_appender_ready(s->app)) {
+		refuse(s, req, src, 503, INGEST_R_REDIS_DOWN, tenant, NULL,
+		       "redis is unavailable");
+		goto out;
+	}
+	if (s->inflight_appends > 0 &&
+	    s->inflight_appends + (long)batch.n > (long)s->cfg->max_inflight) {
+		refuse(s, req, src, 503, INGEST_R_BUSY, tenant, NULL,
+		       "too many appends in flight (%ld, ALEXUS_MAX_INFLIGHT=%d)",
+		       s->inflight_appends, s->cfg->max_inflight);
+		goto out;
+	}
+
+	p = ax_xcalloc(1, sizeof(*p));
+	p->s = s;
+	p->req = req;
+	p->src = src;
+	p->n = batch.n;
+	snprintf(p->tenant, sizeof(p->tenant), "%s", tenant);
+	if (!trace_from_header(evhttp_find_header(in, "X-Trace-Id"), p->trace))
+		ax_trace_new(p->trace);
+	p->slots = ax_xcalloc(batch.n, sizeof(*p->slots));
+	for (i = 0; i < batch.n; i++) {
+		p->slots[i].p = p;
+		ax_uuid4(p->slots[i].id);
+		rc = ingest_appender_add(s->app, tenant, p->slots[i].id, p->trace, &batch.sig[i],
+					 on_append, &p->slots[i]);
+		if (rc == AX_OK) {
+			p->outstanding++;
+			s->inflight_appends++;
+		} else {
+			p->failed++;
+			if (p->why[0] == '\0')
+				snprintf(p->why, sizeof(p->why), "%s", ax_strerror(rc));
+		}
+	}
+	TAILQ_INSERT_TAIL(&s->pending, p, link);
+	s->inflight_requests++;
+	if (p->outstanding == 0) {   /* nothing was queued: answer now */
+		pending_answer(p);
+		pending_free(p);
+	}
+out:
+	ingest_batch_release(&batch);
+}
+
+static void serve_health(struct ingest_server *s, struct evhttp_request *req,
+			 enum evhttp_cmd_type m, const char *path)
+{
+	static const char ok[] = "{\"status\":\"ok\"}\n";
+	static const char ready[] = "{\"status\":\"ready\"}\n";
+	char buf[128];
+	int n;
+
+	if (m != EVHTTP_REQ_GET) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+		refuse(s, req, 0, 405, INGEST_R_METHOD, NULL, NULL,
+		       "%s is not allowed here; use GET", method_name(m));
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		send_body(s, req, 0, 200, "application/json", ok, sizeof(ok) - 1);
+	} else if (!s->draining && ingest_appender_ready(s->app)) {
+		send_body(s, req, 0, 200, "application/json", ready, sizeof(ready) - 1);
+	} else {
+		n = snprintf(buf, sizeof(buf), "{\"status\":\"unavailable\",\"reason\":\"%s\"}\n",
+			     s->draining ? "shutting_down" : "redis");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+		send_body(s, req, 0, 503, "application/json", buf, (size_t)n);
+	}
+}
+
+static void serve_metrics(struct ingest_server *s, struct evhttp_request *req,
+			  enum evhttp_cmd_type m)
+{
+	struct evbuffer *b;
+
+	if (m != EVHTTP_REQ_GET) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+		refuse(s, req, 0, 405, INGEST_R_METHOD, NULL, NULL,
+		       "%s is not allowed here; use GET", method_name(m));
+		return;
+	}
+	b = evbuffer_new();
+	if (b == NULL)
+		abort();
+	ingest_metrics_render(&s->metrics, s->inflight_appends, b);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4; charset=utf-8");
+	reply(s, req, 0, 200, b);
+	evbuffer_free(b);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct ingest_server *s = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+
+	if (path == NULL || path[0] == '\0')
+		path = "/";
+	if (strcmp(path, WEBHOOK_PREFIX) == 0)
+		serve_webhook(s, req, m, NULL);
+	else if (strncmp(path, WEBHOOK_PREFIX "/", sizeof(WEBHOOK_PREFIX)) == 0)
+		serve_webhook(s, req, m, path + sizeof(WEBHOOK_PREFIX));
+	else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0)
+		serve_health(s, req, m, path);
+	else if (strcmp(path, "/metrics") == 0)
+		serve_metrics(s, req, m);
+	else
+		refuse(s, req, 0, 404, INGEST_R_NOT_FOUND, NULL, NULL, "no route for %.128s", path);
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct ingest_server *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->done_called)
+		return;
+	s->done_called = 1;
+	event_del(s->drain_ev);
+	if (s->done != NULL)
+		s->done(!s->cut_short, s->done_arg);
+}
+
+/* When draining and nothing is pending, run done() from the loop (never
+ * from inside a caller's stack: it may free the server). */
+static void check_drained(struct ingest_server *s)
+{
+	if (s->draining && s->inflight_requests == 0 && s->unflushed == 0 && !s->done_called)
+		event_active(s->done_ev, 0, 0);
+}
+
+/* Answer every pending request 503 now; their appends still complete
+ * (and free them) later. */
+static void cut_short(struct ingest_server *s)
+{
+	struct pending *p;
+
+	while ((p = TAILQ_FIRST(&s->pending)) != NULL) {
+		s->cut_short = 1;
+		refuse(s, p->req, p->src, 503, INGEST_R_SHUTTING_DOWN, p->tenant, p->trace,
+		       "ingest is shutting down; %zu of %zu appends unconfirmed, retrying is "
+		       "safe", p->outstanding, p->n);
+		p->req = NULL;
+		TAILQ_REMOVE(&s->pending, p, link);
+		s->inflight_requests--;
+	}
+}
+
+/* First expiry: answer what still waits for Redis (503) and give those
+ * replies FLUSH_GRACE_MS to leave.  Second: stop waiting (a reply whose
+ * connection died mid-write never completes). */
+static void on_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct ingest_server *s = arg;
+	struct timeval tv = { 0, FLUSH_GRACE_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (!s->deadline_hit) {
+		s->deadline_hit = 1;
+		if (s->inflight_requests > 0)
+			ax_warn("drain deadline reached with %ld request(s) waiting for redis",
+				s->inflight_requests);
+		cut_short(s);
+		event_add(s->drain_ev, &tv);
+		check_drained(s);
+		return;
+	}
+	if (!s->done_called)
+		event_active(s->done_ev, 0, 0);
+}
+
+void ingest_server_drain(struct ingest_server *s, int deadline_ms, ingest_server_done_fn *done,
+			 void *arg)
+{
+	struct timeval tv;
+
+	if (s->draining) {
+		cut_short(s);
+		check_drained(s);
+		return;
+	}
+	s->draining = 1;
+	s->done = done;
+	s->done_arg = arg;
+	if (s->sock != NULL) {
+		evhttp_del_accept_socket(s->http, s->sock);
+		s->sock = NULL;
+	}
+	tv.tv_sec = deadline_ms / 1000;
+	tv.tv_usec = (deadline_ms % 1000) * 1000;
+	event_add(s->drain_ev, &tv);
+	check_drained(s);
+}
+
+static int bound_port(struct evhttp_bound_socket *sock)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd = evhttp_bound_socket_get_fd(sock);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+struct ingest_server *ingest_server_new(struct event_base *base, const struct ax_config *cfg,
+					char *errbuf, size_t errlen)
+{
+	struct ingest_appender_opts ao = { 0 };
+	struct ingest_server *s;
+	char host[256];
+	int port;
+
+	if (cfg->jwt_secret == NULL || cfg->jwt_secret[0] == '\0') {
+		ax_errfmt(errbuf, errlen, "ALEXUS_JWT_SECRET is not set");
+		return NULL;
+	}
+	if (ax_redis_url_parse(cfg->redis_url, host, sizeof(host), &port) != AX_OK) {
+		ax_errfmt(errbuf, errlen, "ALEXUS_REDIS_URL \"%s\" is not redis://host:port",
+			  cfg->redis_url);
+		return NULL;
+	}
+	s = ax_xcalloc(1, sizeof(*s));
+	s->base = base;
+	s->cfg = cfg;
+	TAILQ_INIT(&s->pending);
+	TAILQ_INIT(&s->flushing);
+	s->jwt.alg = cfg->jwt_alg;
+	s->jwt.key = (const unsigned char *)cfg->jwt_secret;
+	s->jwt.key_len = strlen(cfg->jwt_secret);
+	s->jwt.issuer = cfg->jwt_issuer;
+	s->jwt.audience = cfg->jwt_audience;
+	s->jwt.leeway_s = INGEST_JWT_LEEWAY_S;
+
+	ao.host = host;
+	ao.port = port;
+	ao.timeout_ms = cfg->redis_timeout_ms;
+	ao.dedup_ttl_s = cfg->dedup_ttl;
+	s->app = ingest_appender_new(base, &ao);
+	s->http = evhttp_new(base);
+	s->drain_ev = evtimer_new(base, on_drain_deadline, s);
+	s->done_ev = event_new(base, -1, 0, on_done, s);
+	if (s->app == NULL || s->http == NULL || s->drain_ev == NULL || s->done_ev == NULL) {
+		ax_errfmt(errbuf, errlen, "cannot set up the server (redis options or memory)");
+		goto fail;
+	}
+	evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
+	evhttp_set_max_headers_size(s->http, INGEST_MAX_HEADERS);
+	evhttp_set_timeout(s->http, cfg->http_timeout_s);
+	evhttp_set_flags(s->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	/* Every method reaches on_request, which answers 405 in JSON. */
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+						    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(s->http, on_request, s);
+	s->sock = evhttp_bind_socket_with_handle(s->http, cfg->ingest_addr,
+						 (ev_uint16_t)cfg->ingest_port);
+	if (s->sock == NULL) {
+		ax_errfmt(errbuf, errlen, "cannot listen on %s:%d: %s", cfg->ingest_addr,
+			  cfg->ingest_port, strerror(errno));
+		goto fail;
+	}
+	s->port = bound_port(s->sock);
+	s->next_in_thread = thread_servers;
+	thread_servers = s;
+	return s;
+fail:
+	ingest_appender_free(s->app);
+	if (s->http != NULL)
+		evhttp_free(s->http);
+	if (s->drain_ev != NULL)
+		event_free(s->drain_ev);
+	if (s->done_ev != NULL)
+		event_free(s->done_ev);
+	free(s);
+	return NULL;
+}
+
+int ingest_server_port(const struct ingest_server *s)
+{
+	return s->port;
+}
+
+const struct ingest_metrics *ingest_server_metrics(const struct ingest_server *s)
+{
+	return &s->metrics;
+}
+
+void ingest_server_free(struct ingest_server *s)
+{
+	struct ingest_server **pp;
+	struct flushing *f;
+
+	if (s == NULL)
+		return;
+	/* Fails every append still in flight: each pending gets its last
+	 * callback, answers 503 if nobody did yet, and frees itself. */
+	ingest_appender_free(s->app);
+	s->app = NULL;
+	cut_short(s);              /* nothing should be left; be sure */
+	for (pp = &thread_servers; *pp != NULL; pp = &(*pp)->next_in_thread) {
+		if (*pp == s) {
+			*pp = s->next_in_thread;
+			break;
+		}
+	}
+	evhttp_free(s->http);      /* closes connections: on_conn_closed */
+	while ((f = TAILQ_FIRST(&s->flushing)) != NULL) {
+		TAILQ_REMOVE(&s->flushing, f, link);
+		free(f);
+	}
+	event_free(s->drain_ev);
+	event_free(s->done_ev);
+	free(s);
+}
