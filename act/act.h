@@ -1,0 +1,58 @@
+/* act.h - one alexus:actions entry, end to end (handle.c), and the JSON
+ * documents act records (record.c). */
+#ifndef ACT_ACT_H
+#define ACT_ACT_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+#include <cjson/cJSON.h>
+
+#include "alexus/config.h"
+#include "alexus/err.h"
+#include "alexus/hash.h"
+#include "alexus/pg.h"
+#include "alexus/stream.h"
+
+/* The outcome of a delivery whose final transaction has not committed
+ * yet.  When that transaction fails (Postgres gone) the worker retries
+ * the entry; finding the row still 'running' with this memo, it records
+ * the remembered outcome instead of delivering a second time. */
+struct act_memo {
+	char action_id[AX_UUID_LEN];  /* "" = empty */
+	const char *status;           /* succeeded | failed | skipped */
+	long http_status;
+	int attempts;
+	char error[256];
+	char host[256];
+};
+
+struct act {
+	const struct ax_config *cfg;
+	struct ax_pg *pg;               /* application role; RLS applies */
+	volatile sig_atomic_t *stop;    /* set by SIGTERM / SIGINT */
+	struct act_memo memo;
+};
+
+/* Process entry e of alexus:actions (group act).
+ *
+ * AX_OK: the entry is settled -- the action was recorded and audited (or
+ * found already finished) and the entry acknowledged, or it was
+ * dead-lettered.  AX_EAGAIN: a stop was requested during the delivery's
+ * retries; nothing was recorded or acknowledged (the row stays 'running'
+ * and the entry pending, to be delivered again with the same
+ * Idempotency-Key).  Anything else: a transient failure, nothing
+ * acknowledged, errbuf says why; the caller backs off and retries. */
+ax_err act_handle(struct act *a, redisContext *c, const struct ax_entry *e, char *errbuf,
+		  size_t errlen) AX_MUSTCHECK;
+
+/* actions.result: {"http_status": n|null, "attempts": n, "error": s|null}
+ * (http_status 0 and error NULL or "" give null). */
+cJSON *act_result_json(long http_status, int attempts, const char *error);
+
+/* The audit row's detail: {"action_id","event","status","http_status",
+ * "host"} -- the receiver's host only, never its path or credentials. */
+cJSON *act_audit_detail(const char *action_id, const char *event, const char *status,
+			long http_status, const char *host);
+
+#endif /* ACT_ACT_H */

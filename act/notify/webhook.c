@@ -1,0 +1,187 @@
+/* webhook.c - the generic webhook notification adapter (see webhook.h).
+ *
+ * Design: one blocking POST per attempt through ax_httpc_post (libcurl
+ * with connect and total timeouts, http/https only, no redirects), called
+ * from act's worker loop outside any database transaction.  Retries stay
+ * inside this call so the caller records one outcome per action.  Between
+ * attempts the worker sleeps in short slices and gives up as soon as a
+ * stop is requested: the action is then neither delivered nor failed as
+ * far as we know, and the caller leaves it to be redelivered (with the
+ * same Idempotency-Key) rather than record a guess.
+ *
+ * Jitter comes from libsodium's randombytes (already a dependency) so
+ * many workers retrying one receiver do not retry in step.  The host for
+ * the audit row comes from libcurl's URL parser (curl_url), the same
+ * parser that sends the request, so the two cannot disagree. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "webhook.h"
+#include "alexus/httpc.h"
+#include "alexus/json.h"
+#include "alexus/mem.h"
+
+char *act_webhook_body(const char *event, const char *tenant, const char *action_id,
+		       const char *trace, const cJSON *incident)
+{
+	cJSON *o = cJSON_CreateObject(), *inc;
+	char *s;
+
+	if (o == NULL)
+		abort();
+	ax_json_add_str(o, "event", event, 1);
+	ax_json_add_str(o, "tenant", tenant, 1);
+	ax_json_add_str(o, "action_id", action_id, 1);
+	ax_json_add_str(o, "trace", trace, 1);
+	inc = incident != NULL ? cJSON_Duplicate(incident, 1) : cJSON_CreateNull();
+	if (inc == NULL)
+		abort();
+	cJSON_AddItemToObject(o, "incident", inc);
+	s = ax_json_print(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+char *act_header_line(char *buf, size_t n, const char *name, const char *value)
+{
+	size_t k;
+	int w;
+
+	if (n == 0)
+		return buf;
+	w = snprintf(buf, n, "%s: ", name);
+	if (w < 0 || (size_t)w >= n)
+		return buf;
+	k = (size_t)w;
+	for (; value != NULL && *value != '\0' && k + 1 < n; value++) {
+		unsigned char c = (unsigned char)*value;
+
+		if (c < 0x20 || c == 0x7f)
+			continue;
+		buf[k++] = (char)c;
+	}
+	buf[k] = '\0';
+	return buf;
+}
+
+long act_backoff_ms(int base_ms, int retry, unsigned rnd)
+{
+	long d;
+	int i;
+
+	if (base_ms <= 0)
+		return 0;
+	d = base_ms > ACT_BACKOFF_CAP_MS ? ACT_BACKOFF_CAP_MS : base_ms;
+	for (i = 1; i < retry && d < ACT_BACKOFF_CAP_MS; i++)
+		d *= 2;
+	if (d > ACT_BACKOFF_CAP_MS)
+		d = ACT_BACKOFF_CAP_MS;
+	return d + (long)(rnd % (unsigned)(d / 4 + 1));
+}
+
+long act_webhook_worst_ms(const struct act_webhook_opts *o)
+{
+	long total = (long)(o->retries + 1) * o->timeout_ms;
+	int i;
+
+	for (i = 1; i <= o->retries; i++) {
+		long d = act_backoff_ms(o->backoff_ms, i, 0);
+		total += d + d / 4;
+	}
+	return total;
+}
+
+int act_webhook_retryable(ax_err rc, long status)
+{
+	if (rc == AX_ETIMEDOUT || rc == AX_EIO)
+		return 1;
+	return rc == AX_OK && status >= 500 && status <= 599;
+}
+
+int act_url_host(const char *url, char *host, size_t n)
+{
+	CURLU *u;
+	char *h = NULL;
+	int rc = -1;
+
+	if (n > 0)
+		host[0] = '\0';
+	if (url == NULL || (u = curl_url()) == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK && h != NULL) {
+		snprintf(host, n, "%s", h);
+		rc = 0;
+	}
+	curl_free(h);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static int stopping(const struct act_webhook_opts *o)
+{
+	return o->stop != NULL && *o->stop;
+}
+
+static void nap(long ms, const struct act_webhook_opts *o)
+{
+	while (ms > 0 && !stopping(o)) {
+		long slice = ms < 100 ? ms : 100;
+		struct timespec ts = { slice / 1000, (slice % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+}
+
+void act_webhook_deliver(const char *url, const char *body, const char *action_id,
+			 const char *event, const char *trace, const struct act_webhook_opts *o,
+			 struct act_webhook_result *r)
+{
+	char h_key[128], h_event[128], h_trace[160];
+	const char *headers[] = { "Content-Type: application/json",
+				  act_header_line(h_key, sizeof(h_key), "Idempotency-Key", action_id),
+				  act_header_line(h_event, sizeof(h_event), "X-Alexus-Event", event),
+				  act_header_line(h_trace, sizeof(h_trace), "X-Alexus-Trace", trace),
+				  NULL };
+	size_t len = strlen(body);
+	int attempt;
+
+	memset(r, 0, sizeof(*r));
+	for (attempt = 1;; attempt++) {
+		struct ax_httpc_resp resp;
+		char err[200] = "";
+		ax_err rc;
+
+		memset(&resp, 0, sizeof(resp));
+		r->attempts = attempt;
+		rc = ax_httpc_post(url, headers, body, len, o->timeout_ms, &resp, err, sizeof(err));
+		if (rc == AX_OK) {
+			r->http_status = resp.status;
+			ax_httpc_resp_release(&resp);
+			if (r->http_status >= 200 && r->http_status <= 299) {
+				r->outcome = ACT_DELIVERED;
+				r->error[0] = '\0';
+				return;
+			}
+			snprintf(r->error, sizeof(r->error), "HTTP %ld", r->http_status);
+		} else {
+			r->http_status = 0;
+			snprintf(r->error, sizeof(r->error), "%s", err[0] ? err : ax_strerror(rc));
+		}
+		if (!act_webhook_retryable(rc, r->http_status) || attempt > o->retries) {
+			r->outcome = ACT_FAILED;
+			return;
+		}
+		nap(act_backoff_ms(o->backoff_ms, attempt, randombytes_random()), o);
+		if (stopping(o)) {
+			r->outcome = ACT_ABANDONED;
+			return;
+		}
+	}
+}
