@@ -51,7 +51,9 @@ TESTLIB_OBJ:= $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 TOOLS_SRC  := $(wildcard tests/tools/*.c)
 TOOLS_BIN  := $(TOOLS_SRC:tests/tools/%.c=$(BIN)/%)
 
-.PHONY: all asan test unit integration run stop check-tools clean fmt
+.PHONY: all asan test run stop clean
+# Keep objects that pattern chains would otherwise delete as intermediates.
+.SECONDARY:
 all: $(DAEMONS) $(UNIT_BIN) $(INTEG_BIN) $(TOOLS_BIN)
 
 $(BUILD)/%.o: %.c
