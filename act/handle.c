@@ -32,6 +32,7 @@
 #include "alexus/keys.h"
 #include "alexus/log.h"
 #include "alexus/mem.h"
+#include "alexus/worker.h"
 
 static const char Q_CLAIM[] =
 	"SELECT status, type, payload::text FROM actions WHERE id = $1 FOR UPDATE";
@@ -76,12 +77,7 @@ static int finished(const char *status)
 static ax_err dead_letter(redisContext *c, const struct ax_entry *e, const char *why,
 			  char *errbuf, size_t errlen)
 {
-	ax_err rc = ax_dead_letter(c, AX_STREAM_ACTIONS, AX_GROUP_ACT, e, why, errbuf, errlen);
-
-	if (rc == AX_OK)
-		ax_log(AX_LOG_WARN, e->trace, e->tenant, "entry %s dead-lettered: %s", e->stream_id,
-		       why);
-	return rc;
+	return ax_worker_dead_letter(c, AX_STREAM_ACTIONS, AX_GROUP_ACT, e, why, errbuf, errlen);
 }
 
 static const char *envelope_problem(const struct ax_entry *e)

@@ -42,6 +42,7 @@
 #include "alexus/keys.h"
 #include "alexus/log.h"
 #include "alexus/mem.h"
+#include "alexus/worker.h"
 #include "alexus/signal.h"
 
 #define MAX_OUT 4
@@ -174,12 +175,7 @@ static char *col(const PGresult *res, int row, int c)
 static ax_err dead_letter(redisContext *c, const struct ax_entry *e, const char *why,
 			  char *errbuf, size_t errlen)
 {
-	ax_err rc = ax_dead_letter(c, AX_STREAM_SIGNALS, AX_GROUP_REASON, e, why, errbuf, errlen);
-
-	if (rc == AX_OK)
-		ax_log(AX_LOG_WARN, e->trace, e->tenant, "entry %s dead-lettered: %s", e->stream_id,
-		       why);
-	return rc;
+	return ax_worker_dead_letter(c, AX_STREAM_SIGNALS, AX_GROUP_REASON, e, why, errbuf, errlen);
 }
 
 /* The envelope every entry must have; NULL when fine, else the reason. */
