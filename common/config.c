@@ -71,11 +71,28 @@ static const struct cfg_key cfg_table[] = {
 	  "Redis command timeout, ms", 0, NULL },
 	{ "ALEXUS_HTTP_TIMEOUT", CFG_INT, F(http_timeout_s), "30", 1, 3600,
 	  "seconds a client may take to send a request", 0, NULL },
+	{ "ALEXUS_INGEST_WORKERS", CFG_INT, F(ingest_workers), "0", 0, 256,
+	  "ingest event-loop threads (0: one per CPU)", 0, NULL },
+	{ "ALEXUS_PROFILES_DIR", CFG_STR, F(profiles_dir), "ingest/profiles", 0, 0,
+	  "directory of declarative source profiles (*.json)", 0, NULL },
+	{ "ALEXUS_RATE_LIMIT", CFG_INT, F(rate_limit), "2000", 0, 10000000,
+	  "signals per second per tenant (token bucket; 0: no limit)", 0, NULL },
+	{ "ALEXUS_RATE_BURST", CFG_INT, F(rate_burst), "20000", 1, 100000000,
+	  "signals a tenant may send at once above the rate", 0, NULL },
+	{ "ALEXUS_SIGNATURE_WINDOW", CFG_INT, F(signature_window_s), "300", 1, 86400,
+	  "seconds a signed request's timestamp may be off (replay window)", 0, NULL },
+	{ "ALEXUS_TOKEN_CACHE", CFG_INT, F(token_cache_s), "30", 0, 3600,
+	  "seconds ingest caches a webhook-token lookup (0: no cache)", 0, NULL },
+	{ "ALEXUS_SNS_CONFIRM_HOSTS", CFG_STR, F(sns_confirm_hosts), "sns.*.amazonaws.com", 0, 0,
+	  "hosts (fnmatch patterns, comma-separated) whose SNS SubscribeURL ingest visits", 0,
+	  NULL },
 
 	{ "ALEXUS_JWT_SECRET", CFG_STR, F(jwt_secret), "", 0, 0,
-	  "HMAC key for bearer tokens (required by ingest)", 1, NULL },
+	  "HMAC key for HS* bearer tokens", 1, NULL },
+	{ "ALEXUS_JWT_KEY_FILE", CFG_STR, F(jwt_key_file), "", 0, 0,
+	  "file with the JWT key: PEM public key for RS*, or the HMAC key for HS*", 0, NULL },
 	{ "ALEXUS_JWT_ALG", CFG_STR, F(jwt_alg), "HS256", 0, 0,
-	  "the one JWT algorithm accepted (HS256, HS384, HS512)", 0, check_jwt_alg },
+	  "the one JWT algorithm accepted (HS256/384/512, RS256/384/512)", 0, check_jwt_alg },
 	{ "ALEXUS_JWT_ISSUER", CFG_STR, F(jwt_issuer), "alexus", 0, 0,
 	  "required iss claim (empty: not checked)", 0, NULL },
 	{ "ALEXUS_JWT_AUDIENCE", CFG_STR, F(jwt_audience), "alexus", 0, 0,
@@ -129,9 +146,14 @@ static int check_redis_url(const char *v, char *errbuf, size_t errlen)
 
 static int check_jwt_alg(const char *v, char *errbuf, size_t errlen)
 {
-	if (strcmp(v, "HS256") == 0 || strcmp(v, "HS384") == 0 || strcmp(v, "HS512") == 0)
-		return 0;
-	return ax_errfmt(errbuf, errlen, "must be HS256, HS384 or HS512");
+	static const char *const ok[] = { "HS256", "HS384", "HS512", "RS256", "RS384", "RS512" };
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (strcmp(v, ok[i]) == 0)
+			return 0;
+	}
+	return ax_errfmt(errbuf, errlen, "must be HS256, HS384, HS512, RS256, RS384 or RS512");
 }
 
 static int check_log_level(const char *v, char *errbuf, size_t errlen)

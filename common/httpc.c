@@ -1,4 +1,4 @@
-/* httpc.c - outbound HTTP POST over libcurl's easy interface (see httpc.h).
+/* httpc.c - outbound HTTP requests over libcurl's easy interface (see httpc.h).
  *
  * Design: one easy handle per call, used from worker loops whose unit of
  * work is one request.  Everything that could hang or surprise is pinned:
@@ -83,6 +83,14 @@ ax_err ax_httpc_post(const char *url, const char *const *headers, const char *bo
 		     size_t body_len, int timeout_ms, struct ax_httpc_resp *resp,
 		     char *errbuf, size_t errlen)
 {
+	return ax_httpc_request("POST", url, headers, body, body_len, timeout_ms, resp, errbuf,
+				errlen);
+}
+
+ax_err ax_httpc_request(const char *method, const char *url, const char *const *headers,
+			const char *body, size_t body_len, int timeout_ms,
+			struct ax_httpc_resp *resp, char *errbuf, size_t errlen)
+{
 	char cerr[CURL_ERROR_SIZE];
 	struct curl_slist *hl = NULL, *tmp;
 	struct sink sink = { 0 };
@@ -93,15 +101,15 @@ ax_err ax_httpc_post(const char *url, const char *const *headers, const char *bo
 
 	if (resp != NULL)
 		memset(resp, 0, sizeof(*resp));
-	if (url == NULL || resp == NULL || (body == NULL && body_len > 0)) {
-		ax_errfmt(errbuf, errlen, "POST: bad arguments");
+	if (method == NULL || url == NULL || resp == NULL || (body == NULL && body_len > 0)) {
+		ax_errfmt(errbuf, errlen, "HTTP request: bad arguments");
 		return AX_EINVAL;
 	}
 	if (timeout_ms <= 0)
 		timeout_ms = 5000;
 	h = curl_easy_init();
 	if (h == NULL) {
-		ax_errfmt(errbuf, errlen, "POST: cannot create a curl handle");
+		ax_errfmt(errbuf, errlen, "%s: cannot create a curl handle", method);
 		return AX_EIO;
 	}
 	for (p = headers; p != NULL && *p != NULL; p++) {
@@ -132,9 +140,17 @@ ax_err ax_httpc_post(const char *url, const char *const *headers, const char *bo
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : "");
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		/* A body (possibly empty) for every other method; CUSTOMREQUEST
+		 * only renames POST, so PUT/PATCH/DELETE keep curl's body path. */
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "alexus/1");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -166,7 +182,7 @@ ax_err ax_httpc_post(const char *url, const char *const *headers, const char *bo
 		break;
 	}
 	/* No URL in the message: webhook URLs often carry a secret. */
-	ax_errfmt(errbuf, errlen, "POST: %s", cerr[0] ? cerr : curl_easy_strerror(cc));
+	ax_errfmt(errbuf, errlen, "%s: %s", method, cerr[0] ? cerr : curl_easy_strerror(cc));
 out:
 	free(sink.buf);
 	curl_slist_free_all(hl);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -30,6 +31,7 @@
 #include "alexus/log.h"
 #include "alexus/mem.h"
 #include "drivers/driver.h"
+#include "drivers/profile.h"
 #include "server.h"
 
 /* Largest file --normalize reads (a generous multiple of ALEXUS_MAX_BODY's
@@ -42,10 +44,10 @@ static void usage(FILE *f)
 
 	fprintf(f,
 		"usage: alexus-ingest                      run the HTTP ingest server\n"
-		"       alexus-ingest --normalize FILE [--source NAME]\n"
+		"       alexus-ingest --normalize FILE [--source NAME] [--header 'Name: value']...\n"
 		"                                          print the canonical signals of a\n"
 		"                                          payload (JSON array) and exit\n"
-		"       alexus-ingest --list-sources       print the source driver names\n"
+		"       alexus-ingest --list-sources       print every source: name and title\n"
 		"       alexus-ingest --help\n"
 		"\n"
 		"Server routes: POST /v1/webhooks/{source}, POST /v1/webhooks (source\n"
@@ -93,7 +95,51 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
-static int cmd_normalize(const char *path, const char *source)
+#define MAX_CLI_HEADERS 32
+
+/* --header "Name: value" pairs for --normalize. */
+struct cli_headers {
+	const char *line[MAX_CLI_HEADERS];
+	int n;
+};
+
+static const char *cli_header(const struct ingest_input *in, const char *name)
+{
+	const struct cli_headers *h = in->hctx;
+	size_t len = strlen(name);
+	int i;
+
+	for (i = 0; i < h->n; i++) {
+		const char *l = h->line[i];
+
+		if (strncasecmp(l, name, len) == 0 && l[len] == ':') {
+			l += len + 1;
+			while (*l == ' ' || *l == '\t')
+				l++;
+			return l;
+		}
+	}
+	return NULL;
+}
+
+/* Register the declarative profiles of ALEXUS_PROFILES_DIR.  A missing
+ * directory under the default setting only means none are installed. */
+static int load_profiles(const struct ax_config *cfg, int quiet)
+{
+	char err[512];
+	size_t n = 0;
+	ax_err rc = ingest_profiles_load(cfg->profiles_dir, &n, err, sizeof(err));
+
+	if (rc == AX_ENOTFOUND && !quiet)
+		ax_warn("no source profiles: %s", err);
+	else if (rc != AX_OK && rc != AX_ENOTFOUND) {
+		fprintf(stderr, "alexus-ingest: source profiles: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_normalize(const char *path, const char *source, const struct cli_headers *hdrs)
 {
 	const struct ingest_driver *d = NULL;
 	struct ingest_batch batch;
@@ -119,7 +165,11 @@ static int cmd_normalize(const char *path, const char *source)
 		return 1;
 	}
 	ingest_batch_init(&batch);
-	rc = ingest_normalize(doc, source, &batch, &d, err, sizeof(err));
+	{
+		struct ingest_input in = { doc, cli_header, hdrs };
+
+		rc = ingest_normalize(&in, source, &batch, &d, err, sizeof(err));
+	}
 	cJSON_Delete(doc);
 	if (rc != AX_OK) {
 		fprintf(stderr, "alexus-ingest: '%s'%s%s: %s\n", path, d != NULL ? " as " : "",
@@ -131,6 +181,9 @@ static int cmd_normalize(const char *path, const char *source)
 		abort();
 	for (i = 0; i < batch.n; i++)
 		cJSON_AddItemToArray(arr, ax_signal_to_json(&batch.sig[i]));
+	if (batch.n == 0)
+		fprintf(stderr, "alexus-ingest: '%s' as %s: no signal (%s)\n", path, d->name,
+			batch.subscribe_url != NULL ? "SNS subscription confirmation" : batch.ignored);
 	out = cJSON_Print(arr);
 	if (out == NULL)
 		abort();
@@ -193,6 +246,10 @@ static int run_server(void)
 		return 1;
 	}
 	ax_log_init("ingest", cfg.log_level);
+	if (load_profiles(&cfg, 0) != 0) {
+		ax_config_release(&cfg);
+		return 1;
+	}
 	if (cfg.jwt_secret == NULL || cfg.jwt_secret[0] == '\0') {
 		ax_error("refusing to start: ALEXUS_JWT_SECRET is not set (every webhook needs a "
 			 "bearer token signed with it; `scripts/stack env` prints the local one)");
@@ -248,7 +305,10 @@ out:
 int main(int argc, char **argv)
 {
 	const char *normalize = NULL, *source = NULL;
-	int i, list = 0;
+	struct cli_headers hdrs = { { NULL }, 0 };
+	struct ax_config cfg;
+	char err[512];
+	int i, list = 0, rc;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -260,6 +320,9 @@ int main(int argc, char **argv)
 			normalize = argv[++i];
 		} else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc) {
 			source = argv[++i];
+		} else if (strcmp(argv[i], "--header") == 0 && i + 1 < argc &&
+			   strchr(argv[i + 1], ':') != NULL && hdrs.n < MAX_CLI_HEADERS) {
+			hdrs.line[hdrs.n++] = argv[++i];
 		} else {
 			fprintf(stderr, "alexus-ingest: unknown or incomplete argument '%s'\n\n",
 				argv[i]);
@@ -267,18 +330,26 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (list) {
+	if ((source != NULL || hdrs.n > 0) && normalize == NULL) {
+		fprintf(stderr, "alexus-ingest: --source and --header go with --normalize FILE\n");
+		return 2;
+	}
+	if (!list && normalize == NULL)
+		return run_server();
+	if (ax_config_load(&cfg, err, sizeof(err)) != AX_OK) {
+		fprintf(stderr, "alexus-ingest: configuration: %s\n", err);
+		return 2;
+	}
+	ax_log_init("ingest", cfg.log_level);
+	rc = load_profiles(&cfg, 1) == 0 ? 0 : 1;
+	if (rc == 0 && list) {
 		size_t k;
 
 		for (k = 0; k < ingest_driver_count(); k++)
-			printf("%s\n", ingest_driver_at(k)->name);
-		return 0;
+			printf("%-24s %s\n", ingest_driver_at(k)->name, ingest_driver_at(k)->title);
+	} else if (rc == 0) {
+		rc = cmd_normalize(normalize, source, &hdrs);
 	}
-	if (source != NULL && normalize == NULL) {
-		fprintf(stderr, "alexus-ingest: --source goes with --normalize FILE\n");
-		return 2;
-	}
-	if (normalize != NULL)
-		return cmd_normalize(normalize, source);
-	return run_server();
+	ax_config_release(&cfg);
+	return rc;
 }

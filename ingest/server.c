@@ -83,6 +83,7 @@
 #include "alexus/log.h"
 #include "alexus/mem.h"
 #include "appender.h"
+#include "confirm.h"
 #include "drivers/driver.h"
 #include "metrics.h"
 #include "server.h"
@@ -513,7 +514,40 @@ static int trace_from_header(const char *h, char out[AX_TRACE_LEN])
 	return nonzero;
 }
 
+/* ingest_input.header over the request's evhttp headers. */
+static const char *req_header(const struct ingest_input *in, const char *name)
+{
+	return evhttp_find_header((struct evkeyvalq *)in->hctx, name);
+}
+
 /* ------------------------------------------------------------ routes */
+
+/* A valid request that carries no event: a test ping, or an SNS
+ * subscription to confirm.  200, since nothing was queued. */
+static void serve_no_signal(struct ingest_server *s, struct evhttp_request *req, int src,
+			    const char *tenant, const struct ingest_batch *b)
+{
+	char err[256];
+	cJSON *o;
+
+	if (b->subscribe_url != NULL &&
+	    ingest_confirm_subscription(b->subscribe_url, s->cfg->sns_confirm_hosts, tenant,
+					s->cfg->redis_timeout_ms * 2, err, sizeof(err)) != AX_OK) {
+		refuse(s, req, src, 422, INGEST_R_UNPROCESSABLE, tenant, NULL, "%s", err);
+		return;
+	}
+	o = cJSON_CreateObject();
+	if (o == NULL)
+		abort();
+	cJSON_AddNumberToObject(o, "accepted", 0);
+	if (b->subscribe_url != NULL) {
+		cJSON_AddStringToObject(o, "subscription", "confirming");
+	} else {
+		cJSON_AddStringToObject(o, "ignored", b->ignored);
+	}
+	send_json(s, req, src, 200, o);
+	cJSON_Delete(o);
+}
 
 static void serve_webhook(struct ingest_server *s, struct evhttp_request *req,
 			  enum evhttp_cmd_type m, const char *source)
@@ -601,13 +635,21 @@ static void serve_webhook(struct ingest_server *s, struct evhttp_request *req,
 		return;
 	}
 	ingest_batch_init(&batch);
-	rc = ingest_normalize(doc, source, &batch, &d, err, sizeof(err));
+	{
+		struct ingest_input input = { doc, req_header, in };
+
+		rc = ingest_normalize(&input, source, &batch, &d, err, sizeof(err));
+	}
 	cJSON_Delete(doc);
 	if (d != NULL)
 		src = ingest_driver_index(d) + 1;
 	if (rc != AX_OK) {
 		refuse(s, req, src, 422, INGEST_R_UNPROCESSABLE, tenant, NULL, "%s", err);
 		return;
+	}
+	if (batch.n == 0) {
+		serve_no_signal(s, req, src, tenant, &batch);
+		goto out;
 	}
 
 	if (!ingest_appender_ready(s->app)) {

@@ -25,10 +25,18 @@ struct ax_config {
 	int dedup_ttl;            /* ALEXUS_DEDUP_TTL seconds, 21600 */
 	int redis_timeout_ms;     /* ALEXUS_REDIS_TIMEOUT_MS 2000 */
 	int http_timeout_s;       /* ALEXUS_HTTP_TIMEOUT seconds for client reads, 30 */
+	int ingest_workers;       /* ALEXUS_INGEST_WORKERS event-loop threads, 0 = one per CPU */
+	char *profiles_dir;       /* ALEXUS_PROFILES_DIR declarative source profiles, ingest/profiles */
+	int rate_limit;           /* ALEXUS_RATE_LIMIT signals/s per tenant, 2000 (0 = off) */
+	int rate_burst;           /* ALEXUS_RATE_BURST token bucket size, 20000 */
+	int signature_window_s;   /* ALEXUS_SIGNATURE_WINDOW seconds a signed timestamp may age, 300 */
+	int token_cache_s;        /* ALEXUS_TOKEN_CACHE seconds ingest caches a webhook-token lookup, 30 */
+	char *sns_confirm_hosts;  /* ALEXUS_SNS_CONFIRM_HOSTS fnmatch(3) patterns, comma-separated */
 
 	/* auth */
-	char *jwt_secret;         /* ALEXUS_JWT_SECRET (HS256 key); required by ingest */
-	char *jwt_alg;            /* ALEXUS_JWT_ALG HS256: tokens must use exactly this (HS256|HS384|HS512) */
+	char *jwt_secret;         /* ALEXUS_JWT_SECRET (HS* key); required by ingest for HS* */
+	char *jwt_key_file;       /* ALEXUS_JWT_KEY_FILE PEM public key (RS*) or HMAC key file */
+	char *jwt_alg;            /* ALEXUS_JWT_ALG HS256: tokens must use exactly this (HS256|HS384|HS512|RS256|RS384|RS512) */
 	char *jwt_issuer;         /* ALEXUS_JWT_ISSUER alexus ("" = not checked) */
 	char *jwt_audience;       /* ALEXUS_JWT_AUDIENCE alexus ("" = not checked) */
 

@@ -30,6 +30,11 @@ int ax_httpc_global_init(void);
 ax_err ax_httpc_post(const char *url, const char *const *headers, const char *body,
 		     size_t body_len, int timeout_ms, struct ax_httpc_resp *resp,
 		     char *errbuf, size_t errlen) AX_MUSTCHECK;
+/* The same for any method: "GET" sends no body (body must be NULL);
+ * "PUT", "PATCH", "DELETE"... send body like POST. */
+ax_err ax_httpc_request(const char *method, const char *url, const char *const *headers,
+			const char *body, size_t body_len, int timeout_ms,
+			struct ax_httpc_resp *resp, char *errbuf, size_t errlen) AX_MUSTCHECK;
 void ax_httpc_resp_release(struct ax_httpc_resp *r);   /* NULL-safe; zeroes r */
 
 #endif /* AX_HTTPC_H */

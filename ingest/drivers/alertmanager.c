@@ -36,10 +36,12 @@
 static const char *const service_keys[] = { "service", "job", "app", NULL };
 static const char *const host_keys[] = { "instance", "host", "node", NULL };
 
-static int am_detect(const cJSON *doc)
+static int am_detect(const struct ingest_driver *d, const struct ingest_input *in)
 {
+	const cJSON *doc = in->doc;
 	const char *version;
 
+	(void)d;
 	if (!cJSON_IsObject(doc) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "alerts")))
 		return 0;
 	version = ax_json_str(doc, "version");
@@ -136,14 +138,16 @@ static ax_err am_one(const cJSON *doc, const cJSON *alert, int i, const char *gr
 	return AX_OK;
 }
 
-static ax_err am_normalize(const cJSON *doc, struct ingest_batch *out, char *errbuf,
-			   size_t errlen)
+static ax_err am_normalize(const struct ingest_driver *d, const struct ingest_input *in,
+			   struct ingest_batch *out, char *errbuf, size_t errlen)
 {
+	const cJSON *doc = in->doc;
 	const cJSON *alerts, *a;
 	const char *group_status;
 	int i = 0, n;
 	ax_err rc;
 
+	(void)d;
 	if (!cJSON_IsObject(doc)) {
 		ax_errfmt(errbuf, errlen, "payload is not a JSON object");
 		return AX_EPROTO;
@@ -178,6 +182,7 @@ static ax_err am_normalize(const cJSON *doc, struct ingest_batch *out, char *err
 
 const struct ingest_driver ingest_driver_alertmanager = {
 	.name = SOURCE,
+	.title = "Prometheus Alertmanager",
 	.detect = am_detect,
 	.normalize = am_normalize,
 };

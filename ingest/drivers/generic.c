@@ -67,10 +67,12 @@ static int has_name(const cJSON *ev)
 	return cJSON_IsObject(ev) && event_name(ev) != NULL;
 }
 
-static int gen_detect(const cJSON *doc)
+static int gen_detect(const struct ingest_driver *d, const struct ingest_input *in)
 {
+	const cJSON *doc = in->doc;
 	const cJSON *alerts;
 
+	(void)d;
 	if (cJSON_IsArray(doc))
 		return has_name(cJSON_GetArrayItem(doc, 0));
 	if (!cJSON_IsObject(doc))
@@ -227,13 +229,15 @@ static ax_err gen_one(const cJSON *ev, int i, struct ingest_batch *out, char *er
 	return AX_OK;
 }
 
-static ax_err gen_normalize(const cJSON *doc, struct ingest_batch *out, char *errbuf,
-			    size_t errlen)
+static ax_err gen_normalize(const struct ingest_driver *d, const struct ingest_input *in,
+			   struct ingest_batch *out, char *errbuf, size_t errlen)
 {
+	const cJSON *doc = in->doc;
 	const cJSON *events = NULL, *ev;
 	int i = 0, n;
 	ax_err rc;
 
+	(void)d;
 	if (cJSON_IsArray(doc)) {
 		events = doc;
 	} else if (cJSON_IsObject(doc)) {
@@ -268,6 +272,7 @@ static ax_err gen_normalize(const cJSON *doc, struct ingest_batch *out, char *er
 
 const struct ingest_driver ingest_driver_generic = {
 	.name = SOURCE,
+	.title = "Generic JSON",
 	.detect = gen_detect,
 	.normalize = gen_normalize,
 };

@@ -1,42 +1,91 @@
-/* registry.c - the one table of source drivers, and normalisation by name
- * or by detection.
+/* registry.c - the table of source drivers, and normalisation by name or
+ * by detection.
  *
  * Order is detection order: specific senders first, generic last, because
  * several formats look alike (FORMATS.md section 0: Alertmanager, Grafana
- * unified and forwarders all send alerts[] + groupKey).  A named source
- * skips detection: the route says who sent it and the driver alone judges
- * the payload, so its refusal reason is the useful one. */
+ * unified and forwarders all send alerts[] + groupKey).  Built-in drivers
+ * come first, then the declarative profiles (ingest/profiles/) in the
+ * order they were registered, then generic.  A named source skips
+ * detection: the route says who sent it and the driver alone judges the
+ * payload, so its refusal reason is the useful one. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "alexus/err.h"
+#include "alexus/mem.h"
 #include "driver.h"
 
-static const struct ingest_driver *const drivers[] = {
+/* Detection order among the built-ins.  Header-detected senders first
+ * (SNS, GitHub, GitLab, Sentry, PagerDuty), then body shapes from the
+ * most to the least specific. */
+static const struct ingest_driver *const builtin[] = {
+	/* drivers-B: header-detected */
+	/* end drivers-B: header-detected */
+	/* drivers-A */
+	/* end drivers-A */
+	/* drivers-B: body-detected */
+	/* end drivers-B: body-detected */
 	&ingest_driver_alertmanager,
-	&ingest_driver_generic,
 };
 
-#define NDRIVERS (sizeof(drivers) / sizeof(drivers[0]))
+#define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]))
+
+/* The registry proper: builtin[], then registered drivers, then generic.
+ * Built lazily from builtin[] on first use. */
+static const struct ingest_driver **table;
+static size_t ntable, captable;
+
+static void table_init(void)
+{
+	size_t i;
+
+	if (table != NULL)
+		return;
+	captable = NBUILTIN + 1 + 32;
+	table = ax_xcalloc(captable, sizeof(*table));
+	for (i = 0; i < NBUILTIN; i++)
+		table[i] = builtin[i];
+	table[NBUILTIN] = &ingest_driver_generic;
+	ntable = NBUILTIN + 1;
+}
+
+ax_err ingest_driver_register(const struct ingest_driver *d)
+{
+	table_init();
+	if (ingest_driver_find(d->name) != NULL)
+		return AX_EDUP;
+	if (ntable == captable) {
+		captable *= 2;
+		table = ax_xrealloc(table, captable * sizeof(*table));
+	}
+	/* generic stays last */
+	table[ntable - 1] = d;
+	table[ntable++] = &ingest_driver_generic;
+	return AX_OK;
+}
 
 size_t ingest_driver_count(void)
 {
-	return NDRIVERS;
+	table_init();
+	return ntable;
 }
 
 const struct ingest_driver *ingest_driver_at(size_t i)
 {
-	return i < NDRIVERS ? drivers[i] : NULL;
+	table_init();
+	return i < ntable ? table[i] : NULL;
 }
 
 const struct ingest_driver *ingest_driver_find(const char *name)
 {
 	size_t i;
 
+	table_init();
 	if (name == NULL)
 		return NULL;
-	for (i = 0; i < NDRIVERS; i++) {
-		if (strcmp(drivers[i]->name, name) == 0)
-			return drivers[i];
+	for (i = 0; i < ntable; i++) {
+		if (strcmp(table[i]->name, name) == 0)
+			return table[i];
 	}
 	return NULL;
 }
@@ -45,26 +94,34 @@ int ingest_driver_index(const struct ingest_driver *d)
 {
 	size_t i;
 
-	for (i = 0; i < NDRIVERS; i++) {
-		if (drivers[i] == d)
+	table_init();
+	for (i = 0; i < ntable; i++) {
+		if (table[i] == d)
 			return (int)i;
 	}
 	return -1;
 }
 
-const struct ingest_driver *ingest_driver_detect(const cJSON *doc)
+const struct ingest_driver *ingest_driver_detect(const struct ingest_input *in)
 {
 	size_t i;
 
-	for (i = 0; i < NDRIVERS; i++) {
-		if (drivers[i]->detect(doc))
-			return drivers[i];
+	table_init();
+	for (i = 0; i < ntable; i++) {
+		if (table[i]->detect(table[i], in))
+			return table[i];
 	}
 	return NULL;
 }
 
-ax_err ingest_normalize(const cJSON *doc, const char *source, struct ingest_batch *out,
-			const struct ingest_driver **used, char *errbuf, size_t errlen)
+const char *ingest_header(const struct ingest_input *in, const char *name)
+{
+	return in->header != NULL ? in->header(in, name) : NULL;
+}
+
+ax_err ingest_normalize(const struct ingest_input *in, const char *source,
+			struct ingest_batch *out, const struct ingest_driver **used, char *errbuf,
+			size_t errlen)
 {
 	const struct ingest_driver *d;
 	ax_err rc;
@@ -78,20 +135,25 @@ ax_err ingest_normalize(const cJSON *doc, const char *source, struct ingest_batc
 			return AX_ENOTFOUND;
 		}
 	} else {
-		d = ingest_driver_detect(doc);
+		d = ingest_driver_detect(in);
 		if (d == NULL) {
 			ax_errfmt(errbuf, errlen,
-				  "payload not recognised: not Alertmanager (alerts[] with "
-				  "version \"4\" or groupKey) and no name/title field for the "
-				  "generic format");
+				  "payload not recognised as any known source and not the "
+				  "generic format (no name/title field); name the source in "
+				  "the path: POST /v1/webhooks/{source}");
 			return AX_EPROTO;
 		}
 	}
 	if (used != NULL)
 		*used = d;
-	rc = d->normalize(doc, out, errbuf, errlen);
-	if (rc == AX_OK && out->n == 0) {
+	rc = d->normalize(d, in, out, errbuf, errlen);
+	if (rc == AX_OK && out->n == 0 && out->ignored == NULL && out->subscribe_url == NULL) {
 		ax_errfmt(errbuf, errlen, "payload holds no signal");
+		rc = AX_EPROTO;
+	}
+	if (rc == AX_OK && out->n > INGEST_MAX_SIGNALS) {
+		ax_errfmt(errbuf, errlen, "%zu signals in one payload; at most %d are accepted",
+			  out->n, INGEST_MAX_SIGNALS);
 		rc = AX_EPROTO;
 	}
 	if (rc != AX_OK) {
@@ -99,4 +161,12 @@ ax_err ingest_normalize(const cJSON *doc, const char *source, struct ingest_batc
 		return AX_EPROTO;
 	}
 	return AX_OK;
+}
+
+ax_err ingest_normalize_doc(const cJSON *doc, const char *source, struct ingest_batch *out,
+			    const struct ingest_driver **used, char *errbuf, size_t errlen)
+{
+	struct ingest_input in = { doc, NULL, NULL };
+
+	return ingest_normalize(&in, source, out, used, errbuf, errlen);
 }

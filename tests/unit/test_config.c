@@ -142,7 +142,8 @@ static void test_bad_values(void **state)
 	expect_bad("ALEXUS_REDIS_URL", "http://x:1", "redis://");
 	expect_bad("ALEXUS_REDIS_URL", "redis://host:port", "redis://");
 	expect_bad("ALEXUS_JWT_ALG", "none", "HS256");
-	expect_bad("ALEXUS_JWT_ALG", "RS256", "HS256");
+	expect_bad("ALEXUS_JWT_ALG", "ES256", "RS256");
+	expect_bad("ALEXUS_JWT_ALG", "hs256", "HS256");
 	expect_bad("ALEXUS_LOG_LEVEL", "verbose", "debug");
 	expect_bad("ALEXUS_DATABASE_URL", "", "empty");
 	expect_bad("ALEXUS_CONSUMER", "has space", "printable");

@@ -61,11 +61,18 @@ static const struct ingest_driver *norm(const char *name, const char *source,
 
 	ingest_batch_init(b);
 	err[0] = '\0';
-	rc = ingest_normalize(doc, source, b, &d, err, errlen);
+	rc = ingest_normalize_doc(doc, source, b, &d, err, errlen);
 	cJSON_Delete(doc);
 	if (rc != want)
 		fail_msg("%s: normalize returned %d (%s), want %d", name, rc, err, want);
 	return d;
+}
+
+static const struct ingest_driver *detect_doc(const cJSON *doc)
+{
+	struct ingest_input in = { doc, NULL, NULL };
+
+	return ingest_driver_detect(&in);
 }
 
 static const char *jstr(const cJSON *o, const char *k)
@@ -281,7 +288,7 @@ static void test_generic_fingerprint_fields(void **state)
 		cJSON *d = ax_json_parse(docs[i], strlen(docs[i]), 64);
 
 		ingest_batch_init(&b);
-		assert_int_equal(ingest_normalize(d, NULL, &b, NULL, err, sizeof(err)), AX_OK);
+		assert_int_equal(ingest_normalize_doc(d, NULL, &b, NULL, err, sizeof(err)), AX_OK);
 		memcpy(fp[i], b.sig[0].fingerprint, AX_SHA256_HEX);
 		ingest_batch_release(&b);
 		cJSON_Delete(d);
@@ -312,9 +319,9 @@ static void test_detection(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		cJSON *doc = load(cases[i].file);
 
-		if (ingest_driver_detect(doc) != cases[i].want)
+		if (detect_doc(doc) != cases[i].want)
 			fail_msg("%s detected as %s", cases[i].file,
-				 ingest_driver_detect(doc) ? ingest_driver_detect(doc)->name
+				 detect_doc(doc) ? detect_doc(doc)->name
 							   : "nothing");
 		cJSON_Delete(doc);
 	}
@@ -325,7 +332,7 @@ static void test_detection(void **state)
 				"\"status\":\"firing\"}]}";
 		cJSON *d = ax_json_parse(t, strlen(t), 64);
 
-		assert_ptr_equal(ingest_driver_detect(d), &ingest_driver_alertmanager);
+		assert_ptr_equal(detect_doc(d), &ingest_driver_alertmanager);
 		cJSON_Delete(d);
 	}
 	assert_ptr_equal(ingest_driver_find("alertmanager"), &ingest_driver_alertmanager);
@@ -409,7 +416,7 @@ static void test_refusals_inline(void **state)
 		assert_non_null(d);
 		ingest_batch_init(&b);
 		err[0] = '\0';
-		if (ingest_normalize(d, cases[i].source, &b, NULL, err, sizeof(err)) != AX_EPROTO)
+		if (ingest_normalize_doc(d, cases[i].source, &b, NULL, err, sizeof(err)) != AX_EPROTO)
 			fail_msg("case %zu (%s) was accepted", i, cases[i].json);
 		if (strstr(err, cases[i].why) == NULL)
 			fail_msg("case %zu: error \"%s\" lacks \"%s\"", i, err, cases[i].why);
@@ -431,7 +438,7 @@ static void test_leniency(void **state)
 
 	(void)state;
 	ingest_batch_init(&b);
-	assert_int_equal(ingest_normalize(d, NULL, &b, NULL, err, sizeof(err)), AX_OK);
+	assert_int_equal(ingest_normalize_doc(d, NULL, &b, NULL, err, sizeof(err)), AX_OK);
 	assert_int_equal(b.sig[0].severity, AX_SEV_WARNING);
 	assert_int_equal(b.sig[0].status, AX_STATUS_RESOLVED);
 	assert_string_equal(jstr(b.sig[0].labels, "s"), "x");
