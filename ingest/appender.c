@@ -189,6 +189,11 @@ void ingest_appender_free(struct ingest_appender *a)
 	free(a);
 }
 
+struct ax_rconn *ingest_appender_conn(struct ingest_appender *a)
+{
+	return a->rc;
+}
+
 int ingest_appender_ready(const struct ingest_appender *a)
 {
 	return a != NULL && !a->closing && ax_rconn_ready(a->rc);

@@ -15,6 +15,7 @@
 
 struct event_base;
 struct ingest_appender;
+struct ax_rconn;
 
 struct ingest_appender_opts {
 	const char *host;
@@ -41,6 +42,10 @@ struct ingest_appender *ingest_appender_new(struct event_base *base,
 /* Fails every append still in flight (their callbacks run, AX_EIO), then
  * frees.  NULL-safe. */
 void ingest_appender_free(struct ingest_appender *a);
+
+/* The appender's Redis connection, for other lookups on the same event
+ * loop (webhook tokens, signing secrets); owned by the appender. */
+struct ax_rconn *ingest_appender_conn(struct ingest_appender *a);
 
 /* 1 while the Redis connection is up. */
 int ingest_appender_ready(const struct ingest_appender *a);
