@@ -1,5 +1,5 @@
-/* appender.h - claim_once + XADD of one canonical signal, in one Redis
- * round trip.
+/* appender.h - rate limit, claim_once and XADD of one request's signals,
+ * in one Redis round trip.
  *
  * An appender owns one async Redis connection (ax_rconn) and the Lua
  * script that does both steps atomically on the server.  One appender per
@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "alexus/err.h"
+#include "alexus/hash.h"
 #include "alexus/signal.h"
 
 struct event_base;
@@ -22,19 +23,29 @@ struct ingest_appender_opts {
 	int port;
 	int timeout_ms;      /* per command (ax_rconn deadline); 0 = 2000 */
 	int dedup_ttl_s;     /* seconds the last status of a fingerprint is kept */
+	int rate_limit;      /* signals/s per tenant; 0 = no limit */
+	int rate_burst;      /* token bucket size */
 };
 
-enum ingest_append_outcome {
-	INGEST_APPENDED,     /* new entry on alexus:signals */
-	INGEST_DUPLICATE,    /* same status already claimed for this fingerprint */
+/* Most signals one call may carry (the driver cap). */
+#define INGEST_APPEND_MAX 10000
+
+/* What became of one request's signals. */
+struct ingest_batch_result {
+	size_t n;
+	int limited;                 /* the tenant's rate limit refused all of them */
+	long retry_after_ms;         /* when limited */
+	size_t nappended, nduplicates;
+	const unsigned char *appended; /* n flags: 1 appended, 0 duplicate */
+	const char *why;             /* failure detail, or "rate limited" */
 };
 
-/* Called exactly once per accepted ingest_appender_add.  rc is AX_OK with
- * an outcome, or the failure (AX_ETIMEDOUT, AX_EIO: connection lost or
- * closed; AX_EPROTO: Redis answered with an error, detail in why).  why is
- * a constant or short-lived string, valid only during the call. */
-typedef void ingest_append_fn(ax_err rc, enum ingest_append_outcome outcome, const char *why,
-			      void *arg);
+/* Called exactly once per accepted ingest_appender_add_batch.  rc is
+ * AX_OK with a result (limited, or every signal appended or a
+ * duplicate), or the failure (AX_ETIMEDOUT, AX_EIO: connection lost or
+ * closed; AX_EPROTO: Redis answered with an error, detail in r->why).
+ * r and its strings are valid only during the call. */
+typedef void ingest_batch_fn(ax_err rc, const struct ingest_batch_result *r, void *arg);
 
 /* Starts connecting at once; NULL only on bad options. */
 struct ingest_appender *ingest_appender_new(struct event_base *base,
@@ -50,19 +61,21 @@ struct ax_rconn *ingest_appender_conn(struct ingest_appender *a);
 /* 1 while the Redis connection is up. */
 int ingest_appender_ready(const struct ingest_appender *a);
 
-/* Queue the append of s for tenant.  The script claims
- * t:{tenant}:dedup:<fingerprint> with s's status for dedup_ttl_s seconds
- * unless it already holds that very status (then: INGEST_DUPLICATE), and
- * XADDs {v 1, tenant, id, kind, trace, data} to alexus:signals.  So
- * firing, resolved, firing all append while firing, firing appends once.
- * Everything needed is copied; s may be released on return.
- * AX_EAGAIN when Redis is not connected, AX_EINVAL for a bad tenant: fn is
- * then NOT called. */
-ax_err ingest_appender_add(struct ingest_appender *a, const char *tenant, const char *id,
-			   const char *trace, const struct ax_signal *s, ingest_append_fn *fn,
-			   void *arg) AX_MUSTCHECK;
+/* Queue one request's signals for tenant, as one script call (see
+ * appender.c): first the tenant's token bucket takes n tokens or refuses
+ * the whole request (r->limited); then, for each signal, claim_once on
+ * t:{tenant}:dedup:<fingerprint> with its status (the same status already
+ * claimed = a duplicate, skipped) and XADD {v 1, tenant, id, kind, trace,
+ * data} to alexus:signals.  ids[i] is signal i's entry id.  Everything is
+ * copied; sigs and ids may be released on return.  AX_EAGAIN when Redis
+ * is not connected, AX_EINVAL for a bad tenant or n outside
+ * 1..INGEST_APPEND_MAX: fn is then NOT called. */
+ax_err ingest_appender_add_batch(struct ingest_appender *a, const char *tenant,
+				 const char *trace, const struct ax_signal *sigs, size_t n,
+				 const char (*ids)[AX_UUID_LEN], ingest_batch_fn *fn,
+				 void *arg) AX_MUSTCHECK;
 
-/* The Lua script (for tests and documentation). */
-extern const char ingest_append_script[];
+/* The script (for tests and documentation). */
+extern const char ingest_batch_script[];
 
 #endif /* INGEST_APPENDER_H */

@@ -3,14 +3,27 @@
  *
  * Shape (pgbouncer's main, STYLE.md section 1): parse arguments -> load
  * and validate the configuration (refuse to start without
- * ALEXUS_JWT_SECRET) -> event base -> signals -> server -> one "up" log
- * line -> loop.  SIGTERM/SIGINT arrive as libevent events (the handlers
- * are ordinary callbacks, no async-signal-safety rules): the first drains
- * (stop accepting, answer what is in flight, exit 0), a second cuts the
- * drain short (503 to whatever still waits, exit 1), as does the drain
- * deadline (the Redis command timeout plus a second: by then every append
- * has been answered or failed).  SIGPIPE is ignored: hiredis and evhttp
- * write to sockets whose peer may be gone.
+ * ALEXUS_JWT_SECRET) and the source profiles -> worker threads -> one "up"
+ * log line -> the main loop, which only handles signals.
+ *
+ * Workers.  ALEXUS_INGEST_WORKERS threads (0: one per CPU), each with its
+ * own event base and its own server: listener, appender and Redis
+ * connection, so a request never crosses threads and nothing but the
+ * metrics (atomic counters) is shared.  The first worker binds the port;
+ * the others bind the same one with SO_REUSEPORT and the kernel spreads
+ * new connections across them.  A worker is started and seen listening
+ * before the next, so a bind failure stops the daemon at once.
+ *
+ * Signals.  SIGTERM/SIGINT arrive as libevent events on the main base
+ * (ordinary callbacks, no async-signal-safety rules), which activates
+ * each worker's stop event (thread-safe: evthread_use_pthreads): the first
+ * drains every worker (stop accepting, answer what is in flight, exit 0),
+ * a second cuts the drains short (503 to whatever still waits, exit 1), as
+ * does a drain deadline (the Redis command timeout plus a second: by then
+ * every append has been answered or failed).  Each worker's loop ends
+ * when its drain is done; the main loop ends when the last one has.
+ * SIGPIPE is ignored: hiredis and evhttp write to sockets whose peer may
+ * be gone.
  *
  * --normalize runs the drivers on a file and prints the canonical signals,
  * with no Redis, server or secret needed: the quickest way to see what a
@@ -22,16 +35,22 @@
 #include <string.h>
 #include <strings.h>
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <hiredis/hiredis.h>
 
 #include "alexus/config.h"
 #include "alexus/hash.h"
+#include "alexus/httpc.h"
 #include "alexus/json.h"
 #include "alexus/log.h"
 #include "alexus/mem.h"
 #include "drivers/driver.h"
 #include "drivers/profile.h"
+#include "metrics.h"
 #include "server.h"
 
 /* Largest file --normalize reads (a generous multiple of ALEXUS_MAX_BODY's
@@ -196,22 +215,128 @@ static int cmd_normalize(const char *path, const char *source, const struct cli_
 
 /* ------------------------------------------------------------ daemon */
 
-struct daemon {
+#define MAX_WORKERS 256
+
+struct daemon;
+
+/* One worker: a thread with its own event base, server (listener,
+ * appender, Redis connection) and drain state.  Workers share only the
+ * configuration (read-only) and the metrics (atomic counters). */
+struct worker {
+	struct daemon *d;
+	int idx;
+	pthread_t th;
 	struct event_base *base;
 	struct ingest_server *srv;
+	struct event *stop_ev;        /* activated by the main thread */
+	struct ingest_server_opts opts;
+	int started, failed, clean;
+	char err[512];
+};
+
+struct daemon {
+	const struct ax_config *cfg;
+	struct event_base *base;      /* the main thread's: signals, exits */
+	struct event *exit_ev;        /* a worker's loop ended */
+	struct worker *w;
+	int nworkers;
 	int drain_ms;
 	int signals_seen;
-	int exit_code;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int running;                  /* workers started */
+	int exited;                   /* workers whose loop ended (atomic) */
 };
 
 static void on_drained(int clean, void *arg)
 {
-	struct daemon *d = arg;
+	struct worker *w = arg;
 
-	if (!clean)
-		d->exit_code = 1;
-	ax_info("drained%s; exiting", clean ? "" : " (requests cut short)");
-	event_base_loopexit(d->base, NULL);
+	w->clean = clean;
+	event_base_loopexit(w->base, NULL);
+}
+
+/* On the worker's thread: drain (a second activation cuts it short). */
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	ingest_server_drain(w->srv, w->d->drain_ms, on_drained, w);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct daemon *d = w->d;
+
+	w->base = event_base_new();
+	if (w->base != NULL) {
+		w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
+		w->srv = ingest_server_new(w->base, d->cfg, &w->opts, w->err, sizeof(w->err));
+	} else {
+		snprintf(w->err, sizeof(w->err), "cannot create an event base");
+	}
+	pthread_mutex_lock(&d->mu);
+	w->failed = w->srv == NULL || w->stop_ev == NULL;
+	w->started = 1;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	if (!w->failed) {
+		w->clean = 1;
+		if (event_base_dispatch(w->base) < 0) {
+			ax_error("worker %d: event loop failed", w->idx);
+			w->clean = 0;
+		}
+	}
+	ingest_server_free(w->srv);
+	w->srv = NULL;
+	if (w->stop_ev != NULL)
+		event_free(w->stop_ev);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	if (!w->failed) {
+		__atomic_add_fetch(&d->exited, 1, __ATOMIC_SEQ_CST);
+		event_active(d->exit_ev, EV_READ, 0);
+	}
+	return NULL;
+}
+
+/* Start worker i and wait until its server is listening (or failed). */
+static int start_worker(struct daemon *d, int i)
+{
+	struct worker *w = &d->w[i];
+	int rc;
+
+	w->d = d;
+	w->idx = i;
+	rc = pthread_create(&w->th, NULL, worker_main, w);
+	if (rc != 0) {
+		snprintf(w->err, sizeof(w->err), "cannot start a thread: %s", strerror(rc));
+		return -1;
+	}
+	pthread_mutex_lock(&d->mu);
+	while (!w->started)
+		pthread_cond_wait(&d->cv, &d->mu);
+	pthread_mutex_unlock(&d->mu);
+	if (w->failed) {
+		pthread_join(w->th, NULL);
+		w->th = 0;
+		return -1;
+	}
+	d->running++;
+	return 0;
+}
+
+static void stop_workers(struct daemon *d)
+{
+	int i;
+
+	for (i = 0; i < d->nworkers; i++) {
+		if (d->w[i].th != 0 && d->w[i].stop_ev != NULL)
+			event_active(d->w[i].stop_ev, EV_READ, 0);
+	}
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -226,16 +351,42 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		ax_warn("got %s again: answering what is left with 503 and exiting",
 			sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	}
-	ingest_server_drain(d->srv, d->drain_ms, on_drained, d);
+	stop_workers(d);
+}
+
+static void on_worker_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	/* Activations from several workers may coalesce into one call:
+	 * count the loops that really ended. */
+	if (__atomic_load_n(&d->exited, __ATOMIC_SEQ_CST) >= d->running)
+		event_base_loopexit(d->base, NULL);
+}
+
+static int worker_count(const struct ax_config *cfg)
+{
+	long n = cfg->ingest_workers;
+
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
 static int run_server(void)
 {
 	struct ax_config cfg;
-	struct daemon d = { 0 };
+	struct daemon d;
+	struct ingest_metrics *metrics = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL;
 	char err[512];
+	int i, port, exit_code = 0;
 
+	memset(&d, 0, sizeof(d));
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		fprintf(stderr, "alexus-ingest: cannot ignore SIGPIPE\n");
 		return 1;
@@ -256,50 +407,91 @@ static int run_server(void)
 		ax_config_release(&cfg);
 		return 1;
 	}
-	if (ax_hash_init() != 0) {
-		ax_error("refusing to start: libsodium failed to initialise");
+	if (ax_hash_init() != 0 || ax_httpc_global_init() != 0) {
+		ax_error("refusing to start: libsodium or libcurl failed to initialise");
 		ax_config_release(&cfg);
 		return 1;
 	}
+	/* Workers' bases take event_active() from the main thread. */
+	if (evthread_use_pthreads() != 0) {
+		ax_error("refusing to start: libevent has no pthreads support");
+		ax_config_release(&cfg);
+		return 1;
+	}
+	d.cfg = &cfg;
+	d.drain_ms = cfg.redis_timeout_ms + 1000;
+	d.nworkers = worker_count(&cfg);
+	d.w = ax_xcalloc((size_t)d.nworkers, sizeof(*d.w));
+	pthread_mutex_init(&d.mu, NULL);
+	pthread_cond_init(&d.cv, NULL);
 	d.base = event_base_new();
 	if (d.base == NULL) {
 		ax_error("refusing to start: cannot create the event base");
-		ax_config_release(&cfg);
-		return 1;
-	}
-	d.drain_ms = cfg.redis_timeout_ms + 1000;
-	d.srv = ingest_server_new(d.base, &cfg, err, sizeof(err));
-	if (d.srv == NULL) {
-		ax_error("refusing to start: %s", err);
-		d.exit_code = 1;
+		exit_code = 1;
 		goto out;
 	}
+	d.exit_ev = event_new(d.base, -1, 0, on_worker_exit, &d);
 	ev_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
 	ev_int = evsignal_new(d.base, SIGINT, on_signal, &d);
-	if (ev_term == NULL || ev_int == NULL || evsignal_add(ev_term, NULL) != 0 ||
-	    evsignal_add(ev_int, NULL) != 0) {
+	if (d.exit_ev == NULL || ev_term == NULL || ev_int == NULL ||
+	    evsignal_add(ev_term, NULL) != 0 || evsignal_add(ev_int, NULL) != 0) {
 		ax_error("refusing to start: cannot install signal handlers");
-		d.exit_code = 1;
+		exit_code = 1;
 		goto out;
 	}
-	ax_info("ingest up on %s:%d (redis %s, max body %zu, max inflight %d, dedup ttl %ds; "
-		"libevent %s, hiredis %d.%d.%d)",
-		cfg.ingest_addr, ingest_server_port(d.srv), cfg.redis_url, cfg.max_body,
-		cfg.max_inflight, cfg.dedup_ttl, event_get_version(), HIREDIS_MAJOR,
-		HIREDIS_MINOR, HIREDIS_PATCH);
-	if (event_base_dispatch(d.base) < 0) {
-		ax_error("event loop failed");
-		d.exit_code = 1;
+	metrics = ingest_metrics_new();
+	/* The first worker binds the configured port (0: any free one); the
+	 * others bind the port it got, with SO_REUSEPORT. */
+	port = cfg.ingest_port;
+	for (i = 0; i < d.nworkers; i++) {
+		d.w[i].opts.metrics = metrics;
+		d.w[i].opts.port = port;
+		d.w[i].opts.reuseport = d.nworkers > 1;
+		if (start_worker(&d, i) != 0) {
+			ax_error("refusing to start: worker %d: %s", i, d.w[i].err);
+			exit_code = 1;
+			stop_workers(&d);
+			break;
+		}
+		if (i == 0)
+			port = ingest_server_port(d.w[0].srv);
 	}
+	if (exit_code == 0)
+		ax_info("ingest up on %s:%d with %d worker(s) (redis %s, max body %zu, max "
+			"inflight %d per worker, dedup ttl %ds, rate %d/s burst %d per tenant, %zu "
+			"sources; libevent %s, hiredis %d.%d.%d)",
+			cfg.ingest_addr, port, d.nworkers, cfg.redis_url, cfg.max_body,
+			cfg.max_inflight, cfg.dedup_ttl, cfg.rate_limit, cfg.rate_burst,
+			ingest_driver_count(), event_get_version(), HIREDIS_MAJOR, HIREDIS_MINOR,
+			HIREDIS_PATCH);
+	if (d.running > 0 && event_base_dispatch(d.base) < 0) {
+		ax_error("event loop failed");
+		exit_code = 1;
+	}
+	for (i = 0; i < d.nworkers; i++) {
+		if (d.w[i].th == 0)
+			continue;
+		pthread_join(d.w[i].th, NULL);
+		if (!d.w[i].clean)
+			exit_code = 1;
+	}
+	if (exit_code == 0 || d.signals_seen > 0)
+		ax_info("drained%s; exiting", exit_code == 0 ? "" : " (requests cut short)");
 out:
-	ingest_server_free(d.srv);
 	if (ev_term != NULL)
 		event_free(ev_term);
 	if (ev_int != NULL)
 		event_free(ev_int);
-	event_base_free(d.base);
+	if (d.exit_ev != NULL)
+		event_free(d.exit_ev);
+	if (d.base != NULL)
+		event_base_free(d.base);
+	ingest_metrics_free(metrics);
+	pthread_cond_destroy(&d.cv);
+	pthread_mutex_destroy(&d.mu);
+	free(d.w);
 	ax_config_release(&cfg);
-	return d.exit_code;
+	return exit_code;
 }
 
 int main(int argc, char **argv)

@@ -1,12 +1,15 @@
 /* metrics.h - ingest's counters and their Prometheus text exposition.
  *
- * Plain counters owned by one server (one event loop), so no atomics; a
- * multi-worker ingest would keep one set per worker and sum them when
- * rendering.  Every label value comes from a closed set (driver names,
- * HTTP status codes, the refusal reasons below), so the series count is
- * bounded whatever clients send. */
+ * One set per process, shared by every worker thread: counters are bumped
+ * with relaxed atomic adds (a few per request, next to an HTTP parse and a
+ * Redis round trip) and read the same way when /metrics renders, so any
+ * worker answers with the process totals.  Every label value comes from a
+ * closed set (driver names, a fixed list of status codes, the refusal
+ * reasons below), so the series count is bounded whatever clients send. */
 #ifndef INGEST_METRICS_H
 #define INGEST_METRICS_H
+
+#include <stddef.h>
 
 struct evbuffer;
 
@@ -27,29 +30,44 @@ enum ingest_refusal {
 	INGEST_R_APPEND_FAILED,    /* 503: an append failed or timed out */
 	INGEST_R_SHUTTING_DOWN,    /* 503: the server is draining */
 	INGEST_R_OTHER,            /* anything else libevent refused (417, ...) */
+	INGEST_R_RATE_LIMITED,     /* 429: the tenant's token bucket is empty */
 	INGEST_R_COUNT
 };
 
 /* Sources: index 0 is "none" (not a webhook, or refused before the source
  * was known); driver i of the registry is index i + 1. */
-#define INGEST_METRIC_SOURCES 17
-#define INGEST_METRIC_CODES 600
 
-struct ingest_metrics {
-	unsigned long long requests[INGEST_METRIC_SOURCES][INGEST_METRIC_CODES];
-	unsigned long long signals[INGEST_METRIC_SOURCES];  /* appended, not duplicates */
-	unsigned long long dedup_hits;
-	unsigned long long refusals[INGEST_R_COUNT];
-};
+/* Append-latency histogram bucket bounds, seconds. */
+#define INGEST_LAT_BUCKETS 12
+
+struct ingest_metrics;
+
+/* For the registry as it is now (profiles loaded): sources beyond it
+ * count as "none".  Never NULL (aborts on OOM). */
+struct ingest_metrics *ingest_metrics_new(void);
+void ingest_metrics_free(struct ingest_metrics *m);
 
 /* The label value for r ("unauthorized", "too_large", ...). */
 const char *ingest_refusal_name(enum ingest_refusal r);
 
-/* Count one answered request; code outside 100..599 is ignored. */
+/* Count one answered request; any code is accepted (unlisted ones count
+ * as "other"). */
 void ingest_metrics_request(struct ingest_metrics *m, int source_idx, int code);
+void ingest_metrics_refusal(struct ingest_metrics *m, enum ingest_refusal r);
+void ingest_metrics_signals(struct ingest_metrics *m, int source_idx, size_t appended,
+			    size_t duplicates);
+void ingest_metrics_inflight(struct ingest_metrics *m, long delta);
+void ingest_metrics_append_latency(struct ingest_metrics *m, double seconds);
 
-/* Append the text exposition (format 0.0.4) to out.  inflight is the
- * current number of appends waiting for Redis. */
-void ingest_metrics_render(const struct ingest_metrics *m, long inflight, struct evbuffer *out);
+/* Readers (tests). */
+unsigned long long ingest_metrics_refusals(const struct ingest_metrics *m, enum ingest_refusal r);
+unsigned long long ingest_metrics_requests(const struct ingest_metrics *m, int source_idx,
+					   int code);
+unsigned long long ingest_metrics_appended(const struct ingest_metrics *m, int source_idx);
+unsigned long long ingest_metrics_dedup_hits(const struct ingest_metrics *m);
+long ingest_metrics_inflight_now(const struct ingest_metrics *m);
+
+/* Append the text exposition (format 0.0.4) to out. */
+void ingest_metrics_render(const struct ingest_metrics *m, struct evbuffer *out);
 
 #endif /* INGEST_METRICS_H */

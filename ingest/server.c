@@ -72,6 +72,8 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/util.h>
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
@@ -92,15 +94,7 @@
 #define FLUSH_GRACE_MS 500   /* after the drain deadline, for the last replies */
 #define WEBHOOK_PREFIX "/v1/webhooks"
 
-struct pending;
-
-/* One append of a pending: the callback's argument. */
-struct slot {
-	struct pending *p;
-	char id[AX_UUID_LEN];
-	int appended;              /* Redis added an entry for it */
-};
-
+/* A request waiting for its append: the callback's argument. */
 struct pending {
 	TAILQ_ENTRY(pending) link; /* in s->pending while p->req is set */
 	struct ingest_server *s;
@@ -109,10 +103,15 @@ struct pending {
 	char tenant[AX_TENANT_MAX + 1];
 	char trace[AX_TRACE_LEN];
 	size_t n;                   /* signals in the request */
-	size_t outstanding;         /* appends Redis has not answered yet */
-	size_t accepted, duplicates, failed;
-	char why[160];              /* first append failure */
-	struct slot *slots;         /* n of them */
+	int outstanding;            /* the append has not been answered yet */
+	struct timespec t0;         /* when the append was queued */
+	ax_err rc;                  /* of the append */
+	int limited;                /* refused by the tenant's rate limit */
+	long retry_after_ms;
+	size_t accepted, duplicates;
+	char why[160];              /* append failure */
+	char (*ids)[AX_UUID_LEN];   /* n entry ids */
+	unsigned char *appended;    /* n flags */
 };
 
 TAILQ_HEAD(pending_list, pending);
@@ -126,7 +125,8 @@ struct ingest_server {
 	int port;
 	struct ingest_appender *app;
 	struct ax_jwt_opts jwt;
-	struct ingest_metrics metrics;
+	struct ingest_metrics *metrics;   /* shared by the workers, or own_metrics */
+	int own_metrics;
 	struct pending_list pending;      /* requests waiting for Redis */
 	long inflight_requests;           /* = length of pending */
 	long inflight_appends;            /* appends waiting for Redis */
@@ -234,7 +234,7 @@ static void reply(struct ingest_server *s, struct evhttp_request *req, int src, 
 			evhttp_request_set_on_complete_cb(req, on_flushed, f);
 			evhttp_connection_set_closecb(evcon, on_conn_closed, s);
 		}
-		ingest_metrics_request(&s->metrics, src, code);
+		ingest_metrics_request(s->metrics, src, code);
 	}
 	evhttp_send_reply(req, code, phrase(code), b);
 }
@@ -309,7 +309,7 @@ static void refuse(struct ingest_server *s, struct evhttp_request *req, int src,
 	       "refused %s %.200s: %d %s: %s", method_name(evhttp_request_get_command(req)),
 	       uri != NULL ? uri : "(unparsed)", code, ingest_refusal_name(why), msg);
 	if (s != NULL)
-		s->metrics.refusals[why]++;
+		ingest_metrics_refusal(s->metrics, why);
 	if (code == 503)
 		evhttp_add_header(h, "Retry-After", "1");
 	body = cJSON_CreateObject();
@@ -380,12 +380,20 @@ static void pending_answer(struct pending *p)
 {
 	struct ingest_server *s = p->s;
 	cJSON *body, *ids;
+	char ra[24];
 	size_t i;
 
-	if (p->failed > 0) {
+	if (p->limited) {
+		snprintf(ra, sizeof(ra), "%ld", (p->retry_after_ms + 999) / 1000);
+		evhttp_add_header(evhttp_request_get_output_headers(p->req), "Retry-After", ra);
+		refuse(s, p->req, p->src, 429, INGEST_R_RATE_LIMITED, p->tenant, p->trace,
+		       "tenant rate limit exceeded (%d signals/s, burst %d; this request has %zu); "
+		       "retry after %s s",
+		       s->cfg->rate_limit, s->cfg->rate_burst, p->n, ra);
+	} else if (p->rc != AX_OK) {
 		refuse(s, p->req, p->src, 503, INGEST_R_APPEND_FAILED, p->tenant, p->trace,
-		       "%zu of %zu signals could not be appended (%s); retrying is safe",
-		       p->failed, p->n, p->why[0] ? p->why : "unknown error");
+		       "%zu signal(s) could not be appended (%s); retrying is safe", p->n,
+		       p->why[0] ? p->why : "unknown error");
 	} else {
 		body = cJSON_CreateObject();
 		if (body == NULL)
@@ -396,13 +404,13 @@ static void pending_answer(struct pending *p)
 		if (ids == NULL)
 			abort();
 		for (i = 0; i < p->n; i++) {
-			if (p->slots[i].appended)
-				cJSON_AddItemToArray(ids, cJSON_CreateString(p->slots[i].id));
+			if (p->appended[i])
+				cJSON_AddItemToArray(ids, cJSON_CreateString(p->ids[i]));
 		}
 		ax_json_add_str(body, "trace", p->trace, 0);
 		send_json(s, p->req, p->src, 202, body);
 		cJSON_Delete(body);
-		ax_log(AX_LOG_INFO, p->trace, p->tenant,
+		ax_log(AX_LOG_DEBUG, p->trace, p->tenant,
 		       "accepted %zu signal(s) from %s, %zu duplicate(s)", p->accepted,
 		       ingest_driver_at((size_t)(p->src - 1))->name, p->duplicates);
 	}
@@ -413,34 +421,42 @@ static void pending_answer(struct pending *p)
 
 static void pending_free(struct pending *p)
 {
-	free(p->slots);
+	free(p->ids);
+	free(p->appended);
 	free(p);
 }
 
-static void on_append(ax_err rc, enum ingest_append_outcome outcome, const char *why, void *arg)
+static double elapsed_s(const struct timespec *t0)
 {
-	struct slot *slot = arg;
-	struct pending *p = slot->p;
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void on_append(ax_err rc, const struct ingest_batch_result *r, void *arg)
+{
+	struct pending *p = arg;
 	struct ingest_server *s = p->s;
 
-	p->outstanding--;
+	p->outstanding = 0;
 	s->inflight_appends--;
+	ingest_metrics_inflight(s->metrics, -1);
+	ingest_metrics_append_latency(s->metrics, elapsed_s(&p->t0));
+	p->rc = rc;
 	if (rc != AX_OK) {
-		p->failed++;
-		if (p->why[0] == '\0')
-			snprintf(p->why, sizeof(p->why), "%s", why != NULL ? why : ax_strerror(rc));
-		ax_log(AX_LOG_WARN, p->trace, p->tenant, "append of signal %s failed: %s",
-		       slot->id, why != NULL ? why : ax_strerror(rc));
-	} else if (outcome == INGEST_DUPLICATE) {
-		p->duplicates++;
-		s->metrics.dedup_hits++;
+		snprintf(p->why, sizeof(p->why), "%s", r->why != NULL ? r->why : ax_strerror(rc));
+		ax_log(AX_LOG_WARN, p->trace, p->tenant, "append of %zu signal(s) failed: %s", p->n,
+		       p->why);
+	} else if (r->limited) {
+		p->limited = 1;
+		p->retry_after_ms = r->retry_after_ms;
 	} else {
-		slot->appended = 1;
-		p->accepted++;
-		s->metrics.signals[p->src]++;
+		memcpy(p->appended, r->appended, p->n);
+		p->accepted = r->nappended;
+		p->duplicates = r->nduplicates;
+		ingest_metrics_signals(s->metrics, p->src, r->nappended, r->nduplicates);
 	}
-	if (p->outstanding > 0)
-		return;
 	if (p->req != NULL)
 		pending_answer(p);
 	pending_free(p);
@@ -657,8 +673,7 @@ static void serve_webhook(struct ingest_server *s, struct evhttp_request *req,
 		       "redis is unavailable");
 		goto out;
 	}
-	if (s->inflight_appends > 0 &&
-	    s->inflight_appends + (long)batch.n > (long)s->cfg->max_inflight) {
+	if (s->inflight_appends >= (long)s->cfg->max_inflight) {
 		refuse(s, req, src, 503, INGEST_R_BUSY, tenant, NULL,
 		       "too many appends in flight (%ld, ALEXUS_MAX_INFLIGHT=%d)",
 		       s->inflight_appends, s->cfg->max_inflight);
@@ -673,27 +688,25 @@ static void serve_webhook(struct ingest_server *s, struct evhttp_request *req,
 	snprintf(p->tenant, sizeof(p->tenant), "%s", tenant);
 	if (!trace_from_header(evhttp_find_header(in, "X-Trace-Id"), p->trace))
 		ax_trace_new(p->trace);
-	p->slots = ax_xcalloc(batch.n, sizeof(*p->slots));
-	for (i = 0; i < batch.n; i++) {
-		p->slots[i].p = p;
-		ax_uuid4(p->slots[i].id);
-		rc = ingest_appender_add(s->app, tenant, p->slots[i].id, p->trace, &batch.sig[i],
-					 on_append, &p->slots[i]);
-		if (rc == AX_OK) {
-			p->outstanding++;
-			s->inflight_appends++;
-		} else {
-			p->failed++;
-			if (p->why[0] == '\0')
-				snprintf(p->why, sizeof(p->why), "%s", ax_strerror(rc));
-		}
+	p->ids = ax_xcalloc(batch.n, sizeof(*p->ids));
+	p->appended = ax_xcalloc(batch.n, 1);
+	for (i = 0; i < batch.n; i++)
+		ax_uuid4(p->ids[i]);
+	clock_gettime(CLOCK_MONOTONIC, &p->t0);
+	rc = ingest_appender_add_batch(s->app, tenant, p->trace, batch.sig, batch.n,
+				       (const char (*)[AX_UUID_LEN])p->ids, on_append, p);
+	if (rc != AX_OK) {
+		refuse(s, req, src, 503, INGEST_R_APPEND_FAILED, tenant, p->trace,
+		       "signals could not be queued for Redis (%s); retrying is safe",
+		       ax_strerror(rc));
+		pending_free(p);
+		goto out;
 	}
+	p->outstanding = 1;
+	s->inflight_appends++;
+	ingest_metrics_inflight(s->metrics, +1);
 	TAILQ_INSERT_TAIL(&s->pending, p, link);
 	s->inflight_requests++;
-	if (p->outstanding == 0) {   /* nothing was queued: answer now */
-		pending_answer(p);
-		pending_free(p);
-	}
 out:
 	ingest_batch_release(&batch);
 }
@@ -738,7 +751,7 @@ static void serve_metrics(struct ingest_server *s, struct evhttp_request *req,
 	b = evbuffer_new();
 	if (b == NULL)
 		abort();
-	ingest_metrics_render(&s->metrics, s->inflight_appends, b);
+	ingest_metrics_render(s->metrics, b);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	reply(s, req, 0, 200, b);
@@ -799,8 +812,8 @@ static void cut_short(struct ingest_server *s)
 	while ((p = TAILQ_FIRST(&s->pending)) != NULL) {
 		s->cut_short = 1;
 		refuse(s, p->req, p->src, 503, INGEST_R_SHUTTING_DOWN, p->tenant, p->trace,
-		       "ingest is shutting down; %zu of %zu appends unconfirmed, retrying is "
-		       "safe", p->outstanding, p->n);
+		       "ingest is shutting down before Redis confirmed the %zu signal(s); "
+		       "retrying is safe", p->n);
 		p->req = NULL;
 		TAILQ_REMOVE(&s->pending, p, link);
 		s->inflight_requests--;
@@ -869,8 +882,35 @@ static int bound_port(struct evhttp_bound_socket *sock)
 	return -1;
 }
 
+/* Listen on addr:port, with SO_REUSEPORT when asked (several workers
+ * each bind the same port and the kernel spreads connections). */
+static struct evhttp_bound_socket *listen_on(struct ingest_server *s, const char *addr, int port,
+					     int reuseport)
+{
+	struct sockaddr_storage ss;
+	struct evconnlistener *l;
+	char spec[300];
+	int len = (int)sizeof(ss);
+	unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+
+	if (!reuseport)
+		return evhttp_bind_socket_with_handle(s->http, addr, (ev_uint16_t)port);
+	snprintf(spec, sizeof(spec), strchr(addr, ':') != NULL ? "[%s]:%d" : "%s:%d", addr, port);
+	memset(&ss, 0, sizeof(ss));
+	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &len) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	flags |= LEV_OPT_REUSEABLE_PORT;
+	l = evconnlistener_new_bind(s->base, NULL, NULL, flags, 128, (struct sockaddr *)&ss, len);
+	if (l == NULL)
+		return NULL;
+	return evhttp_bind_listener(s->http, l);
+}
+
 struct ingest_server *ingest_server_new(struct event_base *base, const struct ax_config *cfg,
-					char *errbuf, size_t errlen)
+					const struct ingest_server_opts *opts, char *errbuf,
+					size_t errlen)
 {
 	struct ingest_appender_opts ao = { 0 };
 	struct ingest_server *s;
@@ -902,7 +942,15 @@ struct ingest_server *ingest_server_new(struct event_base *base, const struct ax
 	ao.port = port;
 	ao.timeout_ms = cfg->redis_timeout_ms;
 	ao.dedup_ttl_s = cfg->dedup_ttl;
+	ao.rate_limit = cfg->rate_limit;
+	ao.rate_burst = cfg->rate_burst;
 	s->app = ingest_appender_new(base, &ao);
+	if (opts != NULL && opts->metrics != NULL) {
+		s->metrics = opts->metrics;
+	} else {
+		s->metrics = ingest_metrics_new();
+		s->own_metrics = 1;
+	}
 	s->http = evhttp_new(base);
 	s->drain_ev = evtimer_new(base, on_drain_deadline, s);
 	s->done_ev = event_new(base, -1, 0, on_done, s);
@@ -920,8 +968,9 @@ struct ingest_server *ingest_server_new(struct event_base *base, const struct ax
 						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
 						    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(s->http, on_request, s);
-	s->sock = evhttp_bind_socket_with_handle(s->http, cfg->ingest_addr,
-						 (ev_uint16_t)cfg->ingest_port);
+	s->sock = listen_on(s, cfg->ingest_addr,
+			    opts != NULL && opts->port > 0 ? opts->port : cfg->ingest_port,
+			    opts != NULL && opts->reuseport);
 	if (s->sock == NULL) {
 		ax_errfmt(errbuf, errlen, "cannot listen on %s:%d: %s", cfg->ingest_addr,
 			  cfg->ingest_port, strerror(errno));
@@ -933,6 +982,8 @@ struct ingest_server *ingest_server_new(struct event_base *base, const struct ax
 	return s;
 fail:
 	ingest_appender_free(s->app);
+	if (s->own_metrics)
+		ingest_metrics_free(s->metrics);
 	if (s->http != NULL)
 		evhttp_free(s->http);
 	if (s->drain_ev != NULL)
@@ -950,7 +1001,7 @@ int ingest_server_port(const struct ingest_server *s)
 
 const struct ingest_metrics *ingest_server_metrics(const struct ingest_server *s)
 {
-	return &s->metrics;
+	return s->metrics;
 }
 
 void ingest_server_free(struct ingest_server *s)
@@ -978,5 +1029,7 @@ void ingest_server_free(struct ingest_server *s)
 	}
 	event_free(s->drain_ev);
 	event_free(s->done_ev);
+	if (s->own_metrics)
+		ingest_metrics_free(s->metrics);
 	free(s);
 }

@@ -1,5 +1,5 @@
 /* server.h - the ingest HTTP server: one evhttp listener, one Redis
- * appender, one event loop.
+ * appender, one event loop -- one per worker thread.
  *
  * Routes: POST /v1/webhooks/{source} and POST /v1/webhooks (detected
  * source), GET /healthz, GET /readyz, GET /metrics.  Every answer is JSON
@@ -27,12 +27,20 @@ struct ingest_metrics;
 /* JWT exp/nbf clock skew tolerated, seconds. */
 #define INGEST_JWT_LEEWAY_S 30
 
+/* How one worker's server joins the others; all optional. */
+struct ingest_server_opts {
+	struct ingest_metrics *metrics; /* shared counters; NULL: the server's own */
+	int port;                       /* > 0: listen here instead of cfg's port */
+	int reuseport;                  /* bind with SO_REUSEPORT (several workers) */
+};
+
 /* Listen on cfg->ingest_addr:cfg->ingest_port (0 = any free port) and
- * start connecting to cfg->redis_url.  cfg must outlive the server and
- * carry a non-empty jwt_secret.  NULL with errbuf set when the address
- * cannot be bound or the configuration is unusable. */
+ * start connecting to cfg->redis_url.  cfg (and opts->metrics) must
+ * outlive the server; opts may be NULL.  NULL with errbuf set when the
+ * address cannot be bound or the configuration is unusable. */
 struct ingest_server *ingest_server_new(struct event_base *base, const struct ax_config *cfg,
-					char *errbuf, size_t errlen);
+					const struct ingest_server_opts *opts, char *errbuf,
+					size_t errlen);
 
 /* The TCP port actually bound. */
 int ingest_server_port(const struct ingest_server *s);

@@ -180,6 +180,7 @@ struct fx {
 	int port;
 	char *token;
 	int drained, drained_clean;
+	int rate_limit, rate_burst;   /* for the next server_up */
 };
 
 static struct fx F;
@@ -233,6 +234,8 @@ static void server_up(int max_inflight)
 	F.cfg.max_body = MAX_BODY;
 	F.cfg.max_inflight = max_inflight;
 	F.cfg.dedup_ttl = 600;
+	F.cfg.rate_limit = F.rate_limit;
+	F.cfg.rate_burst = F.rate_burst > 0 ? F.rate_burst : 1;
 	F.cfg.redis_timeout_ms = TIMEOUT_MS;
 	F.cfg.http_timeout_s = 5;
 	F.cfg.jwt_secret = strdup(SECRET);
@@ -240,7 +243,7 @@ static void server_up(int max_inflight)
 	F.cfg.jwt_issuer = strdup("alexus");
 	F.cfg.jwt_audience = strdup("alexus");
 	F.base = event_base_new();
-	F.srv = ingest_server_new(F.base, &F.cfg, err, sizeof(err));
+	F.srv = ingest_server_new(F.base, &F.cfg, NULL, err, sizeof(err));
 	if (F.srv == NULL)
 		fail_msg("server: %s", err);
 	F.port = ingest_server_port(F.srv);
@@ -584,10 +587,15 @@ static void test_health_metrics(void **state)
 	assert_non_null(strstr(r.body, "alexus_ingest_requests_total{source=\"alertmanager\","
 				       "code=\"202\"} 2\n"));
 	assert_non_null(strstr(r.body, "alexus_ingest_signals_total{source=\"alertmanager\"} 2\n"));
-	assert_non_null(strstr(r.body, "alexus_ingest_signals_total{source=\"generic\"} 0\n"));
+	/* With 90+ sources only the ones seen are printed. */
+	assert_null(strstr(r.body, "alexus_ingest_signals_total{source=\"generic\"}"));
 	assert_non_null(strstr(r.body, "alexus_ingest_dedup_hits_total 2\n"));
 	assert_non_null(strstr(r.body, "alexus_ingest_refusals_total{reason=\"too_large\"} 0\n"));
 	assert_non_null(strstr(r.body, "alexus_ingest_inflight 0\n"));
+	/* Both requests' appends are in the latency histogram. */
+	assert_non_null(strstr(r.body, "alexus_ingest_append_seconds_bucket{le=\"+Inf\"} 2\n"));
+	assert_non_null(strstr(r.body, "alexus_ingest_append_seconds_count 2\n"));
+	assert_non_null(strstr(r.body, "alexus_ingest_refusals_total{reason=\"rate_limited\"} 0\n"));
 	resp_free(&r);
 	assert_int_equal(http(&r, EVHTTP_REQ_POST, "/healthz", NULL, "x", 1), 405);
 	assert_refusal(&r, 405, "method_not_allowed");
@@ -710,8 +718,8 @@ static void test_refusals(void **state)
 
 	/* Nothing of the above reached the stream. */
 	assert_int_equal(redis_int("XLEN %s", AX_STREAM_SIGNALS), 0);
-	assert_int_equal(ingest_server_metrics(F.srv)->refusals[INGEST_R_UNAUTHORIZED], 5);
-	assert_int_equal(ingest_server_metrics(F.srv)->refusals[INGEST_R_TOO_LARGE], 1);
+	assert_int_equal(ingest_metrics_refusals(ingest_server_metrics(F.srv), INGEST_R_UNAUTHORIZED), 5);
+	assert_int_equal(ingest_metrics_refusals(ingest_server_metrics(F.srv), INGEST_R_TOO_LARGE), 1);
 }
 
 static void test_wire_errors_are_json(void **state)
@@ -946,7 +954,7 @@ static void test_append_timeout_then_retry(void **state)
 	assert_refusal(&r, 503, "unavailable");
 	assert_non_null(strstr(r.body, "retrying is safe"));
 	resp_free(&r);
-	assert_int_equal(ingest_server_metrics(F.srv)->refusals[INGEST_R_APPEND_FAILED], 1);
+	assert_int_equal(ingest_metrics_refusals(ingest_server_metrics(F.srv), INGEST_R_APPEND_FAILED), 1);
 	redis_do("CLIENT UNPAUSE");
 	for (i = 0; i < 500 && !ready_now(); i++)
 		run_for_ms(10);
@@ -960,7 +968,7 @@ static void test_append_timeout_then_retry(void **state)
 
 static void test_inflight_cap(void **state)
 {
-	struct resp a, b;
+	struct resp a, b, c;
 
 	(void)state;
 	server_down();
@@ -968,6 +976,8 @@ static void test_inflight_cap(void **state)
 	while (!ready_now())
 		run_for_ms(10);
 	redis_do("CLIENT PAUSE 300 WRITE");
+	/* The cap counts appends (one per request, whatever its size): with
+	 * 2, a's append and c's fill it and b is refused. */
 	{
 		char auth[1024];
 		const char *h[] = { auth, NULL };
@@ -978,6 +988,19 @@ static void test_inflight_cap(void **state)
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", F.token);
 		req_start(&a, EVHTTP_REQ_POST, "/v1/webhooks/alertmanager", h, body, len);
 		/* Until a's two appends are waiting in Redis. */
+		for (i = 0; i < 100; i++) {
+			struct resp m;
+			int found;
+
+			http(&m, EVHTTP_REQ_GET, "/metrics", NULL, NULL, 0);
+			found = strstr(m.body, "alexus_ingest_inflight 1\n") != NULL;
+			resp_free(&m);
+			if (found)
+				break;
+		}
+		free(body);
+		body = read_fix("generic.json", &len);
+		req_start(&c, EVHTTP_REQ_POST, "/v1/webhooks/generic", h, body, len);
 		for (i = 0; i < 100; i++) {
 			struct resp m;
 			int found;
@@ -997,7 +1020,64 @@ static void test_inflight_cap(void **state)
 	req_wait(&a);
 	assert_int_equal(a.code, 202);
 	resp_free(&a);
-	assert_int_equal(ingest_server_metrics(F.srv)->refusals[INGEST_R_BUSY], 1);
+	req_wait(&c);
+	assert_int_equal(c.code, 202);
+	resp_free(&c);
+	assert_int_equal(ingest_metrics_refusals(ingest_server_metrics(F.srv), INGEST_R_BUSY), 1);
+}
+
+/* The tenant's token bucket: burst 3, 1 signal/s.  A request takes as
+ * many tokens as it has signals, all or none. */
+static void test_rate_limit(void **state)
+{
+	struct resp r;
+	long long before;
+	char *other;
+
+	(void)state;
+	server_down();
+	F.rate_limit = 1;
+	F.rate_burst = 3;
+	server_up(64);
+	while (!ready_now())
+		run_for_ms(10);
+	assert_int_equal(post_fix(&r, "/v1/webhooks/alertmanager", "alertmanager.json", NULL), 202);
+	assert_int_equal(json_int(r.json, "accepted"), 2);
+	resp_free(&r);
+	before = redis_int("XLEN %s", AX_STREAM_SIGNALS);
+	/* 2 more signals, 1 token left: refused whole, nothing appended. */
+	assert_int_equal(post_fix(&r, "/v1/webhooks/alertmanager", "alertmanager.resolved.json",
+				  NULL), 429);
+	assert_refusal(&r, 429, "rate_limited");
+	assert_true(atoi(r.retry_after) >= 1);
+	assert_non_null(strstr(cJSON_GetObjectItem(r.json, "message")->valuestring, "rate limit"));
+	resp_free(&r);
+	assert_int_equal(redis_int("XLEN %s", AX_STREAM_SIGNALS), before);
+	assert_int_equal(ingest_metrics_refusals(ingest_server_metrics(F.srv),
+						 INGEST_R_RATE_LIMITED), 1);
+	/* Another tenant has its own bucket. */
+	other = mint("globex", SECRET, 600);
+	{
+		char auth[1024];
+		const char *h[] = { auth, NULL };
+		size_t len;
+		char *body = read_fix("alertmanager.resolved.json", &len);
+
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", other);
+		assert_int_equal(http(&r, EVHTTP_REQ_POST, "/v1/webhooks/alertmanager", h, body,
+				      len), 202);
+		free(body);
+	}
+	resp_free(&r);
+	free(other);
+	/* The bucket refills with time: move its last refill 10 s back (no
+	 * sleeping) and the request passes. */
+	redis_do("HSET t:{acme}:rl ts 1");
+	assert_int_equal(post_fix(&r, "/v1/webhooks/alertmanager", "alertmanager.resolved.json",
+				  NULL), 202);
+	assert_int_equal(json_int(r.json, "accepted"), 2);
+	resp_free(&r);
+	F.rate_limit = 0;
 }
 
 static void on_drained(int clean, void *arg)
@@ -1075,6 +1155,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redis_down_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_timeout_then_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_answers_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_deadline, setup, teardown),
 	};
