@@ -89,8 +89,10 @@ $(BIN)/%: $(BUILD)/tests/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Unit tests link every daemon archive: the linker takes only what a test uses.
-$(BUILD)/t/%: $(BUILD)/tests/unit/%.o $(INGEST_LIB) $(REASON_LIB) $(ACT_LIB) $(LIB)
+# Unit tests link every daemon archive and the in-process receiver: the
+# linker takes only what a test uses.
+$(BUILD)/t/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/lib/receiver.o $(INGEST_LIB) $(REASON_LIB) \
+	      $(ACT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 $(BUILD)/t/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJ) $(LIB)

@@ -56,6 +56,13 @@ int ingest_confirm_url_ok(const char *url, const char *patterns, char *errbuf, s
 	return rc;
 }
 
+static int running;  /* visits in progress (atomic) */
+
+int ingest_confirm_running(void)
+{
+	return __atomic_load_n(&running, __ATOMIC_SEQ_CST);
+}
+
 struct job {
 	char *url;
 	char tenant[64];
@@ -80,6 +87,7 @@ static void *visit(void *arg)
 	ax_httpc_resp_release(&r);
 	free(j->url);
 	free(j);
+	__atomic_sub_fetch(&running, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -97,11 +105,13 @@ ax_err ingest_confirm_subscription(const char *url, const char *patterns, const 
 	j->url = ax_xstrdup(url);
 	snprintf(j->tenant, sizeof(j->tenant), "%s", tenant != NULL ? tenant : "");
 	j->timeout_ms = timeout_ms;
+	__atomic_add_fetch(&running, 1, __ATOMIC_SEQ_CST);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	rc = pthread_create(&t, &attr, visit, j);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
+		__atomic_sub_fetch(&running, 1, __ATOMIC_SEQ_CST);
 		free(j->url);
 		free(j);
 		ax_errfmt(errbuf, errlen, "cannot start the confirmation thread");

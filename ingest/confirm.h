@@ -22,4 +22,7 @@ int ingest_confirm_url_ok(const char *url, const char *patterns, char *errbuf, s
 ax_err ingest_confirm_subscription(const char *url, const char *patterns, const char *tenant,
 				   int timeout_ms, char *errbuf, size_t errlen);
 
+/* Visits still in progress (for a clean exit, and tests). */
+int ingest_confirm_running(void);
+
 #endif /* INGEST_CONFIRM_H */
