@@ -337,11 +337,51 @@ static void test_detection(void **state)
 	}
 	assert_ptr_equal(ingest_driver_find("alertmanager"), &ingest_driver_alertmanager);
 	assert_ptr_equal(ingest_driver_find("generic"), &ingest_driver_generic);
-	assert_null(ingest_driver_find("grafana"));
-	assert_int_equal(ingest_driver_count(), 2);
-	/* Specific before generic. */
-	assert_ptr_equal(ingest_driver_at(0), &ingest_driver_alertmanager);
+	assert_null(ingest_driver_find("no-such-sender"));
+	/* Specific before generic: generic is last, and every name is
+	 * unique, non-empty and of the route's alphabet. */
 	assert_ptr_equal(ingest_driver_at(ingest_driver_count() - 1), &ingest_driver_generic);
+	{
+		size_t k, j;
+
+		for (k = 0; k < ingest_driver_count(); k++) {
+			const struct ingest_driver *d = ingest_driver_at(k);
+
+			assert_true(d->name[0] != '\0' &&
+				    strspn(d->name, "abcdefghijklmnopqrstuvwxyz0123456789-") ==
+					    strlen(d->name));
+			assert_non_null(d->title);
+			assert_int_equal(ingest_driver_index(d), (int)k);
+			for (j = 0; j < k; j++)
+				assert_string_not_equal(ingest_driver_at(j)->name, d->name);
+		}
+	}
+}
+
+static int never(const struct ingest_driver *d, const struct ingest_input *in)
+{
+	(void)d;
+	(void)in;
+	return 0;
+}
+
+/* A registered driver (what a profile becomes) goes after the built-ins
+ * and before generic; a name can be registered once. */
+static void test_register(void **state)
+{
+	static const struct ingest_driver extra = { "zz-extra", "Extra", never, NULL, NULL };
+	static const struct ingest_driver clash = { "alertmanager", "Clash", never, NULL, NULL };
+	size_t n = ingest_driver_count();
+
+	(void)state;
+	assert_int_equal(ingest_driver_register(&extra), AX_OK);
+	assert_int_equal(ingest_driver_count(), n + 1);
+	assert_ptr_equal(ingest_driver_at(n - 1), &extra);
+	assert_ptr_equal(ingest_driver_at(n), &ingest_driver_generic);
+	assert_ptr_equal(ingest_driver_find("zz-extra"), &extra);
+	assert_int_equal(ingest_driver_register(&extra), AX_EDUP);
+	assert_int_equal(ingest_driver_register(&clash), AX_EDUP);
+	assert_int_equal(ingest_driver_count(), n + 1);
 }
 
 static void test_refusals(void **state)
@@ -470,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_generic_batch_ids),
 		cmocka_unit_test(test_generic_fingerprint_fields),
 		cmocka_unit_test(test_detection),
+		cmocka_unit_test(test_register),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_refusals_inline),
 		cmocka_unit_test(test_leniency),
