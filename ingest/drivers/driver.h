@@ -75,8 +75,31 @@ struct ingest_driver {
 extern const struct ingest_driver ingest_driver_alertmanager;
 extern const struct ingest_driver ingest_driver_generic;
 /* drivers-A (declared and registered by whoever adds them) */
+extern const struct ingest_driver ingest_driver_pagerduty;
+extern const struct ingest_driver ingest_driver_pagerduty_events;
+extern const struct ingest_driver ingest_driver_grafana;
+extern const struct ingest_driver ingest_driver_grafana_legacy;
+extern const struct ingest_driver ingest_driver_dynatrace;
+extern const struct ingest_driver ingest_driver_honeycomb;
+extern const struct ingest_driver ingest_driver_splunk;
+extern const struct ingest_driver ingest_driver_opsgenie;
+extern const struct ingest_driver ingest_driver_newrelic;
+extern const struct ingest_driver ingest_driver_newrelic_legacy;
+extern const struct ingest_driver ingest_driver_datadog;
+extern const struct ingest_driver ingest_driver_zabbix;
 /* end drivers-A */
 /* drivers-B */
+extern const struct ingest_driver ingest_driver_cloudwatch;
+extern const struct ingest_driver ingest_driver_github;
+extern const struct ingest_driver ingest_driver_gitlab;
+extern const struct ingest_driver ingest_driver_sentry;
+extern const struct ingest_driver ingest_driver_azure;
+extern const struct ingest_driver ingest_driver_gcp;
+extern const struct ingest_driver ingest_driver_jira;
+extern const struct ingest_driver ingest_driver_kubernetes;
+extern const struct ingest_driver ingest_driver_uptimekuma;
+extern const struct ingest_driver ingest_driver_kibana;
+extern const struct ingest_driver ingest_driver_servicenow;
 /* end drivers-B */
 
 /* The registry, in detection order: the built-in drivers (most specific

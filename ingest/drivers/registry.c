@@ -20,10 +20,33 @@
  * most to the least specific. */
 static const struct ingest_driver *const builtin[] = {
 	/* drivers-B: header-detected */
+	&ingest_driver_cloudwatch,       /* header or SNS Type + TopicArn */
+	&ingest_driver_github,           /* X-GitHub-Event */
+	&ingest_driver_gitlab,           /* header or object_kind + project */
+	&ingest_driver_sentry,           /* header or the legacy plugin body */
 	/* end drivers-B: header-detected */
 	/* drivers-A */
+	&ingest_driver_pagerduty,        /* header or event.event_type */
+	&ingest_driver_pagerduty_events,
+	&ingest_driver_grafana,          /* before alertmanager: same shape */
+	&ingest_driver_grafana_legacy,
+	&ingest_driver_dynatrace,
+	&ingest_driver_honeycomb,        /* header or result_groups_triggered */
+	&ingest_driver_splunk,
+	&ingest_driver_opsgenie,
+	&ingest_driver_newrelic,
+	&ingest_driver_newrelic_legacy,
+	&ingest_driver_datadog,
+	&ingest_driver_zabbix,
 	/* end drivers-A */
 	/* drivers-B: body-detected */
+	&ingest_driver_azure,            /* schemaId */
+	&ingest_driver_gcp,              /* incident.incident_id + version */
+	&ingest_driver_jira,             /* webhookEvent + timestamp */
+	&ingest_driver_kubernetes,       /* involvedObject + reason + uid */
+	&ingest_driver_uptimekuma,       /* heartbeat + monitor + msg */
+	&ingest_driver_kibana,           /* rule id/name + action group */
+	&ingest_driver_servicenow,       /* sys_id + number: least specific */
 	/* end drivers-B: body-detected */
 	&ingest_driver_alertmanager,
 };

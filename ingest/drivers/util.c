@@ -126,20 +126,26 @@ static int fmt_utc(long long secs, int ms, char out[INGEST_TIME_LEN])
 
 int ingest_time_epoch(double v, char out[INGEST_TIME_LEN])
 {
-	double secs;
+	double ms;
 
 	out[0] = '\0';
 	if (!isfinite(v) || v <= 0)
 		return -1;
+	/* Work in whole milliseconds.  Dividing down to seconds first and
+	 * taking the fraction of a double near 1.7e9 loses the last
+	 * millisecond (1749543331102 ms came out as ".101"); an integral
+	 * count of ms is exact in a double up to 2^53.  The small nudge
+	 * absorbs representation error in fractional seconds (x.512 stored
+	 * as x.51199999) without moving an exact value. */
 	if (v < 1e11)
-		secs = v;
+		ms = floor(v * 1e3 + 1e-3);
 	else if (v < 1e14)
-		secs = v / 1e3;
+		ms = floor(v);
 	else if (v < 1e17)
-		secs = v / 1e6;
+		ms = floor(v / 1e3);
 	else
-		secs = v / 1e9;
-	return fmt_utc((long long)secs, (int)((secs - floor(secs)) * 1000.0 + 1e-6) % 1000, out);
+		ms = floor(v / 1e6);
+	return fmt_utc((long long)(ms / 1e3), (int)fmod(ms, 1e3), out);
 }
 
 /* n digits at *p into *v; advances *p.  0 ok, -1 if fewer digits. */
