@@ -54,7 +54,6 @@ static const char *const service_keys[] = { "app.kubernetes.io/name", "app", "k8
 static int k8s_detect(const struct ingest_driver *d, const struct ingest_input *in)
 {
 	const cJSON *doc = in->doc;
-
 	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(doc, "involvedObject");
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
 
