@@ -179,6 +179,15 @@ char *ingest_time_dup(const cJSON *v);
  * copied; never overwrites a label already in dst. */
 int ingest_copy_tags(cJSON *dst, const cJSON *tags);
 
+/* cJSON_Duplicate (deep) that aborts on OOM. */
+cJSON *ingest_dup_json(const cJSON *v);
+
+/* s->fingerprint over s->source and the key/value pairs of kv
+ * ("k1", v1, "k2", v2, ..., NULL; a NULL value is skipped), in the format
+ * of ax_signal_fingerprint: for drivers whose identity is a sender's id
+ * rather than the signal's labels.  s->source must be set. */
+void ingest_fingerprint_kv(struct ax_signal *s, const char *const *kv);
+
 /* obj[key] as a string, with numbers spelled as in JSON (Datadog and
  * Zabbix send numbers as strings and vice versa): owned, or NULL when
  * absent, empty or a structure. */

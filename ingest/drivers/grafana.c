@@ -74,32 +74,6 @@
 static const char *const service_keys[] = { "service", "job", "app", NULL };
 static const char *const host_keys[] = { "instance", "host", "node", NULL };
 
-static cJSON *dup_json(const cJSON *v)
-{
-	cJSON *c = cJSON_Duplicate(v, 1);
-
-	if (c == NULL)
-		abort();
-	return c;
-}
-
-/* Fingerprint over source and the given key/value pairs (a NULL value is
- * skipped), in the format of ax_signal_fingerprint: a scratch signal so
- * every driver hashes identities the same way. */
-static void fingerprint_kv(struct ax_signal *s, const char *const *kv)
-{
-	struct ax_signal t;
-	size_t i;
-
-	ax_signal_init(&t);
-	t.source = ax_xstrdup(s->source);
-	for (i = 0; kv[i] != NULL; i += 2)
-		ax_json_add_str(t.labels, kv[i], kv[i + 1], 0);
-	ax_signal_fingerprint(&t, NULL);
-	memcpy(s->fingerprint, t.fingerprint, sizeof(s->fingerprint));
-	ax_signal_release(&t);
-}
-
 /* Add obj[key] to dst as annotation name when it is a non-empty string
  * and dst has no such key yet. */
 static void add_extra(cJSON *dst, const char *name, const cJSON *obj, const char *key)
@@ -169,9 +143,9 @@ static cJSON *gf_raw(const cJSON *doc, const cJSON *alert)
 		abort();
 	for (i = 0; ctx[i] != NULL; i++) {
 		if ((v = cJSON_GetObjectItemCaseSensitive(doc, ctx[i])) != NULL)
-			cJSON_AddItemToObject(raw, ctx[i], dup_json(v));
+			cJSON_AddItemToObject(raw, ctx[i], ingest_dup_json(v));
 	}
-	cJSON_AddItemToObject(raw, "alert", dup_json(alert));
+	cJSON_AddItemToObject(raw, "alert", ingest_dup_json(alert));
 	return raw;
 }
 
@@ -251,7 +225,7 @@ static ax_err gf_one(const cJSON *doc, const cJSON *alert, int i, const char *gr
 		{
 			const char *kv[] = { "fingerprint", fp, "org_id", org, NULL };
 
-			fingerprint_kv(s, kv);
+			ingest_fingerprint_kv(s, kv);
 		}
 		free(org);
 	} else {
@@ -443,14 +417,14 @@ static ax_err gl_normalize(const struct ingest_driver *d, const struct ingest_in
 	if (rid != NULL) {
 		const char *kv[] = { "org_id", org, "rule_id", rid, NULL };
 
-		fingerprint_kv(s, kv);
+		ingest_fingerprint_kv(s, kv);
 	} else {
 		const char *kv[] = { "org_id", org, "rule_name", s->name, NULL };
 
-		fingerprint_kv(s, kv);
+		ingest_fingerprint_kv(s, kv);
 	}
 	free(org);
-	s->raw = dup_json(doc);
+	s->raw = ingest_dup_json(doc);
 	return AX_OK;
 }
 

@@ -42,31 +42,6 @@
 
 #define SOURCE "honeycomb"
 
-static cJSON *dup_json(const cJSON *v)
-{
-	cJSON *c = cJSON_Duplicate(v, 1);
-
-	if (c == NULL)
-		abort();
-	return c;
-}
-
-/* Fingerprint over source and the given key/value pairs (a NULL value is
- * skipped), in the format of ax_signal_fingerprint. */
-static void fingerprint_kv(struct ax_signal *s, const char *const *kv)
-{
-	struct ax_signal t;
-	size_t i;
-
-	ax_signal_init(&t);
-	t.source = ax_xstrdup(s->source);
-	for (i = 0; kv[i] != NULL; i += 2)
-		ax_json_add_str(t.labels, kv[i], kv[i + 1], 0);
-	ax_signal_fingerprint(&t, NULL);
-	memcpy(s->fingerprint, t.fingerprint, sizeof(s->fingerprint));
-	ax_signal_release(&t);
-}
-
 static int hc_detect(const struct ingest_driver *d, const struct ingest_input *in)
 {
 	const cJSON *doc = in->doc;
@@ -116,15 +91,15 @@ static void hc_one(const cJSON *doc, const cJSON *group, enum ax_status st,
 	{
 		const char *kv[] = { "trigger_id", id, NULL };
 
-		fingerprint_kv(s, kv);
+		ingest_fingerprint_kv(s, kv);
 	}
-	s->raw = dup_json(doc);
+	s->raw = ingest_dup_json(doc);
 	if (group != NULL) {
 		cJSON *only = cJSON_CreateArray();
 
 		if (only == NULL)
 			abort();
-		cJSON_AddItemToArray(only, dup_json(group));
+		cJSON_AddItemToArray(only, ingest_dup_json(group));
 		cJSON_ReplaceItemInObjectCaseSensitive(s->raw, "result_groups_triggered", only);
 	}
 }

@@ -59,31 +59,6 @@
 #include "alexus/mem.h"
 #include "driver.h"
 
-static cJSON *dup_json(const cJSON *v)
-{
-	cJSON *c = cJSON_Duplicate(v, 1);
-
-	if (c == NULL)
-		abort();
-	return c;
-}
-
-/* Fingerprint over source and the given key/value pairs (a NULL value is
- * skipped), in the format of ax_signal_fingerprint. */
-static void fingerprint_kv(struct ax_signal *s, const char *const *kv)
-{
-	struct ax_signal t;
-	size_t i;
-
-	ax_signal_init(&t);
-	t.source = ax_xstrdup(s->source);
-	for (i = 0; kv[i] != NULL; i += 2)
-		ax_json_add_str(t.labels, kv[i], kv[i + 1], 0);
-	ax_signal_fingerprint(&t, NULL);
-	memcpy(s->fingerprint, t.fingerprint, sizeof(s->fingerprint));
-	ax_signal_release(&t);
-}
-
 /* The "summary" of each reference object in arr, joined with ", ", or
  * NULL when there is none. */
 static char *join_summaries(const cJSON *arr)
@@ -225,9 +200,9 @@ static ax_err pd_normalize(const struct ingest_driver *d, const struct ingest_in
 	{
 		const char *kv[] = { "incident_id", id, NULL };
 
-		fingerprint_kv(s, kv);
+		ingest_fingerprint_kv(s, kv);
 	}
-	s->raw = dup_json(doc);
+	s->raw = ingest_dup_json(doc);
 	return AX_OK;
 }
 
@@ -354,13 +329,13 @@ static ax_err pe_normalize(const struct ingest_driver *d, const struct ingest_in
 	if (key != NULL) {
 		const char *kv[] = { "dedup_key", key, NULL };
 
-		fingerprint_kv(s, kv);
+		ingest_fingerprint_kv(s, kv);
 	} else {
 		const char *kv[] = { "component", comp, "source", src, "summary", summary, NULL };
 
-		fingerprint_kv(s, kv);
+		ingest_fingerprint_kv(s, kv);
 	}
-	s->raw = dup_json(doc);
+	s->raw = ingest_dup_json(doc);
 	cJSON_DeleteItemFromObjectCaseSensitive(s->raw, "routing_key");
 	return AX_OK;
 }

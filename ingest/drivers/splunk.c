@@ -39,31 +39,6 @@
 
 #define SOURCE "splunk"
 
-static cJSON *dup_json(const cJSON *v)
-{
-	cJSON *c = cJSON_Duplicate(v, 1);
-
-	if (c == NULL)
-		abort();
-	return c;
-}
-
-/* Fingerprint over source and the given key/value pairs (a NULL value is
- * skipped), in the format of ax_signal_fingerprint. */
-static void fingerprint_kv(struct ax_signal *s, const char *const *kv)
-{
-	struct ax_signal t;
-	size_t i;
-
-	ax_signal_init(&t);
-	t.source = ax_xstrdup(s->source);
-	for (i = 0; kv[i] != NULL; i += 2)
-		ax_json_add_str(t.labels, kv[i], kv[i + 1], 0);
-	ax_signal_fingerprint(&t, NULL);
-	memcpy(s->fingerprint, t.fingerprint, sizeof(s->fingerprint));
-	ax_signal_release(&t);
-}
-
 static int sp_detect(const struct ingest_driver *d, const struct ingest_input *in)
 {
 	const cJSON *doc = in->doc;
@@ -152,14 +127,14 @@ static ax_err sp_normalize(const struct ingest_driver *d, const struct ingest_in
 		const char *kv[] = { "alert_key", ax_json_str(result, "alert_key"), "search",
 				     s->name, NULL };
 
-		fingerprint_kv(s, kv);
+		ingest_fingerprint_kv(s, kv);
 	} else {
 		const char *kv[] = { "host", s->host, "search", s->name, "service", s->service,
 				     NULL };
 
-		fingerprint_kv(s, kv);
+		ingest_fingerprint_kv(s, kv);
 	}
-	s->raw = dup_json(doc);
+	s->raw = ingest_dup_json(doc);
 	return AX_OK;
 }
 

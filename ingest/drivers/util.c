@@ -380,3 +380,26 @@ char *ingest_dup_ptr(const cJSON *doc, const char *ptr)
 {
 	return scalar_str(ax_json_ptr(doc, ptr));
 }
+
+cJSON *ingest_dup_json(const cJSON *v)
+{
+	cJSON *c = cJSON_Duplicate(v, 1);
+
+	if (c == NULL)
+		abort();
+	return c;
+}
+
+void ingest_fingerprint_kv(struct ax_signal *s, const char *const *kv)
+{
+	struct ax_signal t;
+	size_t i;
+
+	ax_signal_init(&t);
+	t.source = ax_xstrdup(s->source);
+	for (i = 0; kv[i] != NULL; i += 2)
+		ax_json_add_str(t.labels, kv[i], kv[i + 1], 0);
+	ax_signal_fingerprint(&t, NULL);
+	memcpy(s->fingerprint, t.fingerprint, sizeof(s->fingerprint));
+	ax_signal_release(&t);
+}
