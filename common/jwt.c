@@ -5,14 +5,24 @@
  * token's own header.  So the JOSE header is decoded here first
  * (sodium_base642bin, URL-safe alphabet, no padding, as RFC 7515 requires)
  * and a token whose "alg" is not exactly the configured one -- "none",
- * another HMAC size, RS256 used as an HMAC key-confusion trick -- is
- * refused before any signature code runs.  The payload is decoded here too
- * so a malformed body is reported as such rather than as a bad signature.
- * Then jwt_decode checks the signature with the key and jwt_get_alg is
+ * another HMAC size, HS256 signed with the RSA public key as the HMAC key
+ * (the classic key-confusion forgery against an RS256 verifier), RS256
+ * offered to an HS256 verifier -- is refused before any signature code
+ * runs.  The payload is decoded here too so a malformed body is reported
+ * as such rather than as a bad signature.  Then jwt_decode checks the
+ * signature with the key (libjwt's OpenSSL backend: HMAC, or
+ * PEM_read_bio_PUBKEY + RSA PKCS#1 v1.5 for RS*) and jwt_get_alg is
  * checked once more.  Claims are read from our own parse of the payload:
  * the same bytes libjwt has just verified, and cJSON lets us tell a
  * missing claim from a wrongly typed one (aud may be a string or an array,
  * exp/nbf may be written as floats).
+ *
+ * ax_jwt_opts_from_config is the one place the configuration becomes a
+ * verifier, so ingest and alexusctl cannot disagree on which key or file
+ * applies.  The key file is read once, at start; a rotated file takes a
+ * restart (ingest has no reload yet).  An RS* key file must be a PEM
+ * public key: a private key or a certificate would make libjwt refuse
+ * every token at run time, so it is refused at start instead.
  *
  * Error strings are short, constant and safe to return in an HTTP body;
  * they never echo token contents. */
@@ -25,11 +35,160 @@
 
 #include <jwt.h>
 
+#include "alexus/config.h"
 #include "alexus/json.h"
 #include "alexus/jwt.h"
 #include "alexus/mem.h"
 
 #define JWT_MAX_TOKEN 8192
+#define JWT_MAX_KEY_FILE (64 * 1024)   /* far above a 16384-bit RSA key in PEM */
+#define PEM_PUBLIC "-----BEGIN PUBLIC KEY-----"
+
+static const char *const allowed_algs[] = { "HS256", "HS384", "HS512",
+					    "RS256", "RS384", "RS512" };
+
+/* The libjwt id of alg when it is one we accept, else JWT_ALG_INVAL. */
+static jwt_alg_t accepted_alg(const char *alg)
+{
+	size_t i;
+
+	if (alg == NULL)
+		return JWT_ALG_INVAL;
+	for (i = 0; i < sizeof(allowed_algs) / sizeof(allowed_algs[0]); i++) {
+		if (strcmp(alg, allowed_algs[i]) == 0)
+			return jwt_str_alg(alg);
+	}
+	return JWT_ALG_INVAL;
+}
+
+int ax_jwt_alg_is_hmac(const char *alg)
+{
+	return alg != NULL && strncmp(alg, "HS", 2) == 0 && accepted_alg(alg) != JWT_ALG_INVAL;
+}
+
+/* The whole of path (at most JWT_MAX_KEY_FILE bytes) into a new buffer. */
+static ax_err read_key_file(const char *path, unsigned char **out, size_t *len, char *errbuf,
+			    size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf;
+	size_t n;
+
+	if (f == NULL) {
+		ax_errfmt(errbuf, errlen, "ALEXUS_JWT_KEY_FILE: cannot open '%s': %s", path,
+			  strerror(errno));
+		return AX_EIO;
+	}
+	buf = ax_xmalloc(JWT_MAX_KEY_FILE + 1);
+	n = fread(buf, 1, JWT_MAX_KEY_FILE + 1, f);
+	if (ferror(f)) {
+		ax_errfmt(errbuf, errlen, "ALEXUS_JWT_KEY_FILE: cannot read '%s': %s", path,
+			  strerror(errno));
+		fclose(f);
+		free(buf);
+		return AX_EIO;
+	}
+	fclose(f);
+	if (n > JWT_MAX_KEY_FILE) {
+		sodium_memzero(buf, JWT_MAX_KEY_FILE + 1);
+		free(buf);
+		ax_errfmt(errbuf, errlen, "ALEXUS_JWT_KEY_FILE: '%s' is larger than %d bytes", path,
+			  JWT_MAX_KEY_FILE);
+		return AX_EINVAL;
+	}
+	buf[n] = '\0';     /* PEM is text; libjwt gets the length anyway */
+	*out = buf;
+	*len = n;
+	return AX_OK;
+}
+
+ax_err ax_jwt_opts_from_config(struct ax_jwt_opts *o, const struct ax_config *cfg, long leeway_s,
+			       char *errbuf, size_t errlen)
+{
+	const char *secret = cfg->jwt_secret != NULL ? cfg->jwt_secret : "";
+	const char *file = cfg->jwt_key_file != NULL ? cfg->jwt_key_file : "";
+	unsigned char *key = NULL;
+	size_t len = 0;
+	ax_err rc;
+
+	memset(o, 0, sizeof(*o));
+	if (accepted_alg(cfg->jwt_alg) == JWT_ALG_INVAL) {
+		ax_errfmt(errbuf, errlen, "ALEXUS_JWT_ALG: must be HS256, HS384, HS512, RS256, "
+					  "RS384 or RS512");
+		return AX_EINVAL;
+	}
+	if (ax_jwt_alg_is_hmac(cfg->jwt_alg)) {
+		if (secret[0] != '\0' && file[0] != '\0') {
+			ax_errfmt(errbuf, errlen, "ALEXUS_JWT_SECRET and ALEXUS_JWT_KEY_FILE are both "
+						  "set: give the %s key one way only", cfg->jwt_alg);
+			return AX_EINVAL;
+		}
+		if (secret[0] == '\0' && file[0] == '\0') {
+			ax_errfmt(errbuf, errlen, "ALEXUS_JWT_SECRET (or ALEXUS_JWT_KEY_FILE) is not "
+						  "set: %s needs a key", cfg->jwt_alg);
+			return AX_EINVAL;
+		}
+		if (secret[0] != '\0') {
+			len = strlen(secret);
+			key = (unsigned char *)ax_xstrdup(secret);
+		} else {
+			rc = read_key_file(file, &key, &len, errbuf, errlen);
+			if (rc != AX_OK)
+				return rc;
+			if (len > 0 && key[len - 1] == '\n')
+				len--;
+			if (len > 0 && key[len - 1] == '\r')
+				len--;
+			if (len == 0) {
+				free(key);
+				ax_errfmt(errbuf, errlen, "ALEXUS_JWT_KEY_FILE: '%s' is empty", file);
+				return AX_EINVAL;
+			}
+		}
+	} else {
+		if (file[0] == '\0') {
+			ax_errfmt(errbuf, errlen, "ALEXUS_JWT_KEY_FILE is not set: %s needs the PEM "
+						  "public key", cfg->jwt_alg);
+			return AX_EINVAL;
+		}
+		rc = read_key_file(file, &key, &len, errbuf, errlen);
+		if (rc != AX_OK)
+			return rc;
+		if (strstr((const char *)key, PEM_PUBLIC) == NULL) {
+			sodium_memzero(key, len);
+			free(key);
+			ax_errfmt(errbuf, errlen, "ALEXUS_JWT_KEY_FILE: '%s' holds no PEM public key "
+						  "(\"" PEM_PUBLIC "\"; `openssl pkey -pubout` makes "
+						  "one from a private key)", file);
+			return AX_EINVAL;
+		}
+	}
+	o->owned_key_ = key;
+	o->owned_alg_ = ax_xstrdup(cfg->jwt_alg);
+	o->owned_iss_ = ax_xstrdup(cfg->jwt_issuer != NULL ? cfg->jwt_issuer : "");
+	o->owned_aud_ = ax_xstrdup(cfg->jwt_audience != NULL ? cfg->jwt_audience : "");
+	o->alg = o->owned_alg_;
+	o->key = key;
+	o->key_len = len;
+	o->issuer = o->owned_iss_;
+	o->audience = o->owned_aud_;
+	o->leeway_s = leeway_s;
+	return AX_OK;
+}
+
+void ax_jwt_opts_release(struct ax_jwt_opts *o)
+{
+	if (o == NULL)
+		return;
+	if (o->owned_key_ != NULL) {
+		sodium_memzero(o->owned_key_, o->key_len);
+		free(o->owned_key_);
+	}
+	free(o->owned_alg_);
+	free(o->owned_iss_);
+	free(o->owned_aud_);
+	memset(o, 0, sizeof(*o));
+}
 
 static ax_err refuse(char *errbuf, size_t errlen, const char *why)
 {
@@ -133,8 +292,8 @@ ax_err ax_jwt_verify(const struct ax_jwt_opts *o, const char *token,
 		ax_errfmt(errbuf, errlen, "token verification not configured");
 		return AX_EINVAL;
 	}
-	want = jwt_str_alg(o->alg);
-	if (want == JWT_ALG_NONE || want == JWT_ALG_INVAL) {
+	want = accepted_alg(o->alg);
+	if (want == JWT_ALG_INVAL) {
 		ax_errfmt(errbuf, errlen, "token verification not configured");
 		return AX_EINVAL;
 	}
@@ -215,8 +374,8 @@ char *ax_jwt_mint(const struct ax_jwt_opts *o, const char *tenant, long ttl_s, c
 		ax_errfmt(errbuf, errlen, "token signing not configured");
 		return NULL;
 	}
-	alg = jwt_str_alg(o->alg);
-	if (alg == JWT_ALG_NONE || alg == JWT_ALG_INVAL) {
+	alg = accepted_alg(o->alg);
+	if (alg == JWT_ALG_INVAL) {
 		ax_errfmt(errbuf, errlen, "algorithm not allowed");
 		return NULL;
 	}

@@ -48,3 +48,27 @@ int ax_key(char *buf, size_t n, const char *tenant, const char *kind, const char
 	}
 	return r;
 }
+
+int ax_key_whtoken(char *buf, size_t n, const char *sha256_hex)
+{
+	size_t i;
+	int r;
+
+	if (buf == NULL || n == 0)
+		return -1;
+	buf[0] = '\0';
+	if (sha256_hex == NULL || strlen(sha256_hex) != 64)
+		return -1;
+	for (i = 0; i < 64; i++) {
+		char c = sha256_hex[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return -1;
+	}
+	r = snprintf(buf, n, AX_KEY_WHTOKEN_PREFIX "%s", sha256_hex);
+	if (r < 0 || (size_t)r >= n) {
+		buf[0] = '\0';
+		return -1;
+	}
+	return r;
+}

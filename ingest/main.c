@@ -2,8 +2,8 @@
  * on alexus:signals, plus two offline commands for operators.
  *
  * Shape (pgbouncer's main, STYLE.md section 1): parse arguments -> load
- * and validate the configuration (refuse to start without
- * ALEXUS_JWT_SECRET) and the source profiles -> worker threads -> one "up"
+ * and validate the configuration and the source profiles (the JWT key is
+ * checked by the first worker's server) -> worker threads -> one "up"
  * log line -> the main loop, which only handles signals.
  *
  * Workers.  ALEXUS_INGEST_WORKERS threads (0: one per CPU), each with its
@@ -71,9 +71,10 @@ static void usage(FILE *f)
 		"\n"
 		"Server routes: POST /v1/webhooks/{source}, POST /v1/webhooks (source\n"
 		"detected), GET /healthz, GET /readyz, GET /metrics.  Webhooks need\n"
-		"Authorization: Bearer <JWT> (HS256, tenant_id claim; alexusctl token mint).\n"
+		"Authorization: Bearer <JWT> (ALEXUS_JWT_ALG, tenant_id claim) or a webhook\n"
+		"token (alexusctl token issue) as Bearer, X-Alexus-Token or ?token=.\n"
 		"Configuration comes from ALEXUS_* variables (alexusctl config lists them);\n"
-		"ALEXUS_JWT_SECRET is required.\n"
+		"a JWT key (ALEXUS_JWT_SECRET, or ALEXUS_JWT_KEY_FILE) is required.\n"
 		"\n"
 		"Sources:");
 	for (i = 0; i < ingest_driver_count(); i++)
@@ -398,12 +399,6 @@ static int run_server(void)
 	}
 	ax_log_init("ingest", cfg.log_level);
 	if (load_profiles(&cfg, 0) != 0) {
-		ax_config_release(&cfg);
-		return 1;
-	}
-	if (cfg.jwt_secret == NULL || cfg.jwt_secret[0] == '\0') {
-		ax_error("refusing to start: ALEXUS_JWT_SECRET is not set (every webhook needs a "
-			 "bearer token signed with it; `scripts/stack env` prints the local one)");
 		ax_config_release(&cfg);
 		return 1;
 	}

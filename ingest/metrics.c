@@ -31,6 +31,8 @@ static const char *const refusal_names[INGEST_R_COUNT] = {
 	[INGEST_R_SHUTTING_DOWN] = "shutting_down",
 	[INGEST_R_OTHER] = "other",
 	[INGEST_R_RATE_LIMITED] = "rate_limited",
+	[INGEST_R_BAD_SIGNATURE] = "bad_signature",
+	[INGEST_R_AUTH_UNAVAILABLE] = "auth_unavailable",
 };
 
 const char *ingest_refusal_name(enum ingest_refusal r)

@@ -31,6 +31,8 @@ enum ingest_refusal {
 	INGEST_R_SHUTTING_DOWN,    /* 503: the server is draining */
 	INGEST_R_OTHER,            /* anything else libevent refused (417, ...) */
 	INGEST_R_RATE_LIMITED,     /* 429: the tenant's token bucket is empty */
+	INGEST_R_BAD_SIGNATURE,    /* 401: the source's signing secret is set; no or bad signature */
+	INGEST_R_AUTH_UNAVAILABLE, /* 503: a signing secret cannot be opened (ALEXUS_MASTER_KEY) */
 	INGEST_R_COUNT
 };
 

@@ -3,11 +3,20 @@
  * Request path.  evhttp reads the whole request (headers and body, both
  * capped) and calls on_request().  A webhook is checked in this order, the
  * first failure answering at once with a JSON refusal: route and source
- * (404), method (405), draining (503), bearer token (401), Content-Type
- * (415), body size (413), JSON (400; 415 for a form-encoded body), driver
- * (422), capacity (503).
+ * (404), method (405), draining (503), credentials (401 unauthorized: a
+ * bearer JWT, checked on the spot, or a webhook token -- Authorization:
+ * Bearer axw_..., X-Alexus-Token or ?token= -- whose tenant is looked up
+ * in Redis: 503 when Redis is down), Content-Type (415), body size (413),
+ * JSON (400; 415 for a form-encoded body), driver (422), signature (401
+ * bad_signature when the tenant has a signing secret for the source, now
+ * known from the route or the detection; 503 when Redis cannot say or the
+ * secret cannot be opened), capacity (503).  See ingest/auth.h.
  * Validation comes before capacity on purpose: a 4xx tells the sender the
  * payload is wrong whatever the state of Redis, a 503 that it may retry.
+ * The two lookups are asynchronous (on the appender's connection, through
+ * a small cache), so a webhook is carried between stages by a struct
+ * webhook (see "webhooks" below); before each lookup the request is shed
+ * with 503 if ALEXUS_MAX_INFLIGHT requests already wait for Redis.
  * Then every signal gets an id and is handed to the appender (claim_once +
  * XADD in one script); the commands are pipelined on the one connection.
  * The request is parked in a `pending` until every append has its answer,
@@ -85,6 +94,7 @@
 #include "alexus/log.h"
 #include "alexus/mem.h"
 #include "appender.h"
+#include "auth.h"
 #include "confirm.h"
 #include "drivers/driver.h"
 #include "metrics.h"
@@ -124,11 +134,14 @@ struct ingest_server {
 	struct evhttp_bound_socket *sock; /* NULL once draining */
 	int port;
 	struct ingest_appender *app;
-	struct ax_jwt_opts jwt;
+	/* auth */
+	struct ingest_auth *auth;         /* credentials, token lookups, signatures */
+	long auth_waiting;                /* webhooks waiting for an auth lookup */
+	/* end auth */
 	struct ingest_metrics *metrics;   /* shared by the workers, or own_metrics */
 	int own_metrics;
 	struct pending_list pending;      /* requests waiting for Redis */
-	long inflight_requests;           /* = length of pending */
+	long inflight_requests;           /* pending + webhooks waiting for an auth lookup */
 	long inflight_appends;            /* appends waiting for Redis */
 	TAILQ_HEAD(, flushing) flushing;  /* replies libevent is still writing */
 	long unflushed;                   /* = length of flushing */
@@ -295,7 +308,9 @@ static void refuse(struct ingest_server *s, struct evhttp_request *req, int src,
 		   const char *fmt, ...)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	const char *uri = evhttp_request_get_uri(req);
+	/* The path only: a query may carry ?token=axw_... */
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *uri = u != NULL ? evhttp_uri_get_path(u) : NULL;
 	char msg[512];
 	va_list ap;
 	cJSON *body;
@@ -465,21 +480,6 @@ static void on_append(ax_err rc, const struct ingest_batch_result *r, void *arg)
 
 /* ------------------------------------------------------------ checks */
 
-/* The token of "Authorization: Bearer <token>", or NULL. */
-static const char *bearer_token(const char *h)
-{
-	if (h == NULL)
-		return NULL;
-	while (*h == ' ' || *h == '\t')
-		h++;
-	if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
-		return NULL;
-	h += 6;
-	while (*h == ' ' || *h == '\t')
-		h++;
-	return *h != '\0' ? h : NULL;
-}
-
 enum media { MEDIA_JSON, MEDIA_FORM, MEDIA_OTHER };
 
 /* application/json, any type/subtype+json, or text/plain (SNS and some
@@ -565,19 +565,314 @@ static void serve_no_signal(struct ingest_server *s, struct evhttp_request *req,
 	cJSON_Delete(o);
 }
 
+/* ------------------------------------------------------------ webhooks */
+
+/* A webhook between its stages.  Authentication may have to wait for
+ * Redis twice (the tenant of a webhook token; the tenant's signing secret
+ * for the source), so the request's state lives here rather than on the
+ * stack: serve_webhook -> [token lookup] -> wh_validate -> [secrets
+ * lookup] -> wh_check -> wh_append.  While a lookup is out the request
+ * counts in s->inflight_requests (a drain waits for it, as for a pending)
+ * and in s->auth_waiting (ALEXUS_MAX_INFLIGHT counts it).  Every stage
+ * ends in exactly one of: a reply, the handover to a pending, or a
+ * lookup whose callback resumes it. */
+struct webhook {
+	struct ingest_server *s;
+	struct evhttp_request *req;
+	const char *source;          /* the route's {source} (in req's URI), or NULL */
+	const struct ingest_driver *d; /* the route's driver, then the one that ran */
+	int src;                     /* metrics source index */
+	struct ingest_cred cred;
+	char tenant[AX_TENANT_MAX + 1];
+	struct ingest_batch batch;
+};
+
+static void wh_free(struct webhook *w)
+{
+	ingest_batch_release(&w->batch);
+	ingest_cred_release(&w->cred);
+	free(w);
+}
+
+/* ingest_sig_header_fn over the request's evhttp headers. */
+static const char *wh_header(const void *ctx, const char *name)
+{
+	return evhttp_find_header((struct evkeyvalq *)ctx, name);
+}
+
+static void wh_unauthorized(struct webhook *w, const char *error, const char *why)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(w->req);
+	char h[96];
+
+	if (w->cred.kind == INGEST_CRED_NONE || strcmp(w->cred.where, "Authorization") == 0) {
+		snprintf(h, sizeof(h), "Bearer realm=\"alexus\"%s%s%s", error ? ", error=\"" : "",
+			 error ? error : "", error ? "\"" : "");
+		evhttp_add_header(out, "WWW-Authenticate", h);
+	}
+	refuse(w->s, w->req, w->src, 401, INGEST_R_UNAUTHORIZED, NULL, NULL, "%s", why);
+}
+
+/* Answer 503 (and stop) if the server is past its drain deadline or too
+ * many requests already wait for Redis; else 0.  Checked before every
+ * lookup: shedding load before queueing more work on the connection. */
+static int wh_shed(struct webhook *w)
+{
+	struct ingest_server *s = w->s;
+
+	if (s->deadline_hit) {
+		refuse(s, w->req, w->src, 503, INGEST_R_SHUTTING_DOWN, w->tenant[0] ? w->tenant : NULL,
+		       NULL, "ingest is shutting down");
+		return 1;
+	}
+	if (s->inflight_appends + s->auth_waiting >= (long)s->cfg->max_inflight) {
+		refuse(s, w->req, w->src, 503, INGEST_R_BUSY, w->tenant[0] ? w->tenant : NULL, NULL,
+		       "too many requests waiting for Redis (%ld, ALEXUS_MAX_INFLIGHT=%d)",
+		       s->inflight_appends + s->auth_waiting, s->cfg->max_inflight);
+		return 1;
+	}
+	return 0;
+}
+
+static void wh_lookup_started(struct ingest_server *s)
+{
+	s->auth_waiting++;
+	s->inflight_requests++;
+}
+
+/* After a lookup's callback has moved the request on (or answered it). */
+static void wh_lookup_done(struct ingest_server *s)
+{
+	s->auth_waiting--;
+	s->inflight_requests--;
+	check_drained(s);
+}
+
+/* Capacity, then the append; the request is parked in a pending until
+ * Redis answers.  Takes w. */
+static void wh_append(struct webhook *w)
+{
+	struct ingest_server *s = w->s;
+	struct evhttp_request *req = w->req;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct ingest_batch *batch = &w->batch;
+	const char *tenant = w->tenant;
+	int src = w->src;
+	struct pending *p;
+	size_t i;
+	ax_err rc;
+
+	if (!ingest_appender_ready(s->app)) {
+		refuse(s, req, src, 503, INGEST_R_REDIS_DOWN, tenant, NULL,
+		       "redis is unavailable");
+		goto out;
+	}
+	if (s->inflight_appends >= (long)s->cfg->max_inflight) {
+		refuse(s, req, src, 503, INGEST_R_BUSY, tenant, NULL,
+		       "too many appends in flight (%ld, ALEXUS_MAX_INFLIGHT=%d)",
+		       s->inflight_appends, s->cfg->max_inflight);
+		goto out;
+	}
+
+	p = ax_xcalloc(1, sizeof(*p));
+	p->s = s;
+	p->req = req;
+	p->src = src;
+	p->n = batch->n;
+	snprintf(p->tenant, sizeof(p->tenant), "%s", tenant);
+	if (!trace_from_header(evhttp_find_header(in, "X-Trace-Id"), p->trace))
+		ax_trace_new(p->trace);
+	p->ids = ax_xcalloc(batch->n, sizeof(*p->ids));
+	p->appended = ax_xcalloc(batch->n, 1);
+	for (i = 0; i < batch->n; i++)
+		ax_uuid4(p->ids[i]);
+	clock_gettime(CLOCK_MONOTONIC, &p->t0);
+	rc = ingest_appender_add_batch(s->app, tenant, p->trace, batch->sig, batch->n,
+				       (const char (*)[AX_UUID_LEN])p->ids, on_append, p);
+	if (rc != AX_OK) {
+		refuse(s, req, src, 503, INGEST_R_APPEND_FAILED, tenant, p->trace,
+		       "signals could not be queued for Redis (%s); retrying is safe",
+		       ax_strerror(rc));
+		pending_free(p);
+		goto out;
+	}
+	p->outstanding = 1;
+	s->inflight_appends++;
+	ingest_metrics_inflight(s->metrics, +1);
+	TAILQ_INSERT_TAIL(&s->pending, p, link);
+	s->inflight_requests++;
+out:
+	wh_free(w);
+}
+
+/* The signature, when the tenant has a secret for the source (sealed is
+ * NULL when it has none), then the request's outcome.  Takes w. */
+static void wh_check(struct webhook *w, const char *sealed)
+{
+	struct ingest_server *s = w->s;
+	struct evbuffer *body = evhttp_request_get_input_buffer(w->req);
+	size_t len = evbuffer_get_length(body);
+	const char *name = w->d->name;
+	char err[256];
+	ax_err rc;
+
+	if (sealed != NULL) {
+		rc = ingest_auth_verify(s->auth, w->tenant, name, sealed, evbuffer_pullup(body, -1),
+					len, wh_header, evhttp_request_get_input_headers(w->req),
+					(long)time(NULL), err, sizeof(err));
+		if (rc == AX_EAUTH) {
+			refuse(s, w->req, w->src, 401, INGEST_R_BAD_SIGNATURE, w->tenant, NULL,
+			       "%s (source \"%s\" requires a %s signature)", err, name,
+			       ingest_sig_scheme_name(ingest_sig_scheme_of(name)));
+			wh_free(w);
+			return;
+		}
+		if (rc != AX_OK) {
+			refuse(s, w->req, w->src, 503, INGEST_R_AUTH_UNAVAILABLE, w->tenant, NULL,
+			       "%s", err);
+			wh_free(w);
+			return;
+		}
+	}
+	if (w->batch.n == 0) {
+		serve_no_signal(s, w->req, w->src, w->tenant, &w->batch);
+		wh_free(w);
+		return;
+	}
+	wh_append(w);
+}
+
+static void wh_on_secrets(ax_err rc, const char *value, void *arg)
+{
+	struct webhook *w = arg;
+	struct ingest_server *s = w->s;
+
+	if (rc != AX_OK) {
+		refuse(s, w->req, w->src, 503, INGEST_R_REDIS_DOWN, w->tenant, NULL,
+		       "redis is unavailable (signing secrets: %s)", ax_strerror(rc));
+		wh_free(w);
+	} else if (s->deadline_hit) {
+		refuse(s, w->req, w->src, 503, INGEST_R_SHUTTING_DOWN, w->tenant, NULL,
+		       "ingest is shutting down");
+		wh_free(w);
+	} else {
+		wh_check(w, value);
+	}
+	wh_lookup_done(s);
+}
+
+/* Content-Type, size, JSON, driver; then the source is known and its
+ * signing secret is looked up.  Takes w. */
+static void wh_validate(struct webhook *w)
+{
+	struct ingest_server *s = w->s;
+	struct evhttp_request *req = w->req;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	const char *tenant = w->tenant, *ct;
+	char err[256], *sealed = NULL;
+	enum media media;
+	size_t len;
+	cJSON *doc;
+	ax_err rc;
+
+	ct = evhttp_find_header(in, "Content-Type");
+	media = ct != NULL ? media_of(ct) : MEDIA_JSON;
+	if (media == MEDIA_OTHER) {
+		refuse(s, req, w->src, 415, INGEST_R_MEDIA_TYPE, tenant, NULL,
+		       "Content-Type \"%.64s\" is not JSON (application/json, */*+json or "
+		       "text/plain)", ct);
+		goto done;
+	}
+	len = evbuffer_get_length(body);
+	if (len > s->cfg->max_body) {
+		/* libevent refuses these first; kept in case it ever does not. */
+		refuse(s, req, w->src, 413, INGEST_R_TOO_LARGE, tenant, NULL,
+		       "request body is larger than %zu bytes (ALEXUS_MAX_BODY)",
+		       s->cfg->max_body);
+		goto done;
+	}
+	if (len == 0) {
+		refuse(s, req, w->src, 400, INGEST_R_BAD_REQUEST, tenant, NULL, "empty body");
+		goto done;
+	}
+	doc = ax_json_parse((const char *)evbuffer_pullup(body, -1), len, JSON_MAX_DEPTH);
+	if (doc == NULL && media == MEDIA_FORM) {
+		refuse(s, req, w->src, 415, INGEST_R_MEDIA_TYPE, tenant, NULL,
+		       "form-encoded bodies are not accepted; send JSON (application/json)");
+		goto done;
+	}
+	if (doc == NULL) {
+		refuse(s, req, w->src, 400, INGEST_R_INVALID_JSON, tenant, NULL,
+		       "body is not valid JSON (or is nested deeper than %d levels)",
+		       JSON_MAX_DEPTH);
+		goto done;
+	}
+	{
+		struct ingest_input input = { doc, req_header, in };
+
+		rc = ingest_normalize(&input, w->source, &w->batch, &w->d, err, sizeof(err));
+	}
+	cJSON_Delete(doc);
+	if (w->d != NULL)
+		w->src = ingest_driver_index(w->d) + 1;
+	if (rc != AX_OK || w->d == NULL) {
+		refuse(s, req, w->src, 422, INGEST_R_UNPROCESSABLE, tenant, NULL, "%s",
+		       rc != AX_OK ? err : "no driver took the payload");
+		goto done;
+	}
+
+	if (wh_shed(w))
+		goto done;
+	rc = ingest_auth_secrets(s->auth, ingest_appender_conn(s->app), tenant, w->d->name, &sealed,
+				 wh_on_secrets, w);
+	if (rc == AX_EAGAIN) {
+		wh_lookup_started(s);
+		return;
+	}
+	if (rc != AX_OK) {
+		refuse(s, req, w->src, 503, INGEST_R_REDIS_DOWN, tenant, NULL,
+		       "redis is unavailable");
+		goto done;
+	}
+	wh_check(w, sealed);
+	free(sealed);
+	return;
+done:
+	wh_free(w);
+}
+
+static void wh_on_tenant(ax_err rc, const char *value, void *arg)
+{
+	struct webhook *w = arg;
+	struct ingest_server *s = w->s;
+
+	if (rc == AX_EAUTH) {
+		wh_unauthorized(w, "invalid_token", "unknown or revoked webhook token");
+		wh_free(w);
+	} else if (rc != AX_OK) {
+		refuse(s, w->req, w->src, 503, INGEST_R_REDIS_DOWN, NULL, NULL,
+		       "redis is unavailable (webhook token: %s)", ax_strerror(rc));
+		wh_free(w);
+	} else if (s->deadline_hit) {
+		refuse(s, w->req, w->src, 503, INGEST_R_SHUTTING_DOWN, NULL, NULL,
+		       "ingest is shutting down");
+		wh_free(w);
+	} else {
+		snprintf(w->tenant, sizeof(w->tenant), "%s", value);
+		wh_validate(w);
+	}
+	wh_lookup_done(s);
+}
+
 static void serve_webhook(struct ingest_server *s, struct evhttp_request *req,
 			  enum evhttp_cmd_type m, const char *source)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const struct ingest_driver *d = NULL;
-	struct ingest_batch batch;
-	char tenant[AX_TENANT_MAX + 1], err[256];
-	const char *tok, *ct;
-	enum media media;
-	struct pending *p;
-	size_t len, i;
-	cJSON *doc;
+	struct webhook *w;
+	char err[256];
 	ax_err rc;
 	int src = 0;
 
@@ -603,112 +898,56 @@ static void serve_webhook(struct ingest_server *s, struct evhttp_request *req,
 		return;
 	}
 
-	tok = bearer_token(evhttp_find_header(in, "Authorization"));
-	if (tok == NULL) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-				  "Bearer realm=\"alexus\"");
-		refuse(s, req, src, 401, INGEST_R_UNAUTHORIZED, NULL, NULL,
-		       "missing bearer token (Authorization: Bearer <JWT>)");
-		return;
-	}
-	if (ax_jwt_verify(&s->jwt, tok, tenant, err, sizeof(err)) != AX_OK) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-				  "Bearer realm=\"alexus\", error=\"invalid_token\"");
-		refuse(s, req, src, 401, INGEST_R_UNAUTHORIZED, NULL, NULL, "%s", err);
-		return;
-	}
-
-	ct = evhttp_find_header(in, "Content-Type");
-	media = ct != NULL ? media_of(ct) : MEDIA_JSON;
-	if (media == MEDIA_OTHER) {
-		refuse(s, req, src, 415, INGEST_R_MEDIA_TYPE, tenant, NULL,
-		       "Content-Type \"%.64s\" is not JSON (application/json, */*+json or "
-		       "text/plain)", ct);
-		return;
-	}
-	len = evbuffer_get_length(body);
-	if (len > s->cfg->max_body) {
-		/* libevent refuses these first; kept in case it ever does not. */
-		refuse(s, req, src, 413, INGEST_R_TOO_LARGE, tenant, NULL,
-		       "request body is larger than %zu bytes (ALEXUS_MAX_BODY)",
-		       s->cfg->max_body);
-		return;
-	}
-	if (len == 0) {
-		refuse(s, req, src, 400, INGEST_R_BAD_REQUEST, tenant, NULL, "empty body");
-		return;
-	}
-	doc = ax_json_parse((const char *)evbuffer_pullup(body, -1), len, JSON_MAX_DEPTH);
-	if (doc == NULL && media == MEDIA_FORM) {
-		refuse(s, req, src, 415, INGEST_R_MEDIA_TYPE, tenant, NULL,
-		       "form-encoded bodies are not accepted; send JSON (application/json)");
-		return;
-	}
-	if (doc == NULL) {
-		refuse(s, req, src, 400, INGEST_R_INVALID_JSON, tenant, NULL,
-		       "body is not valid JSON (or is nested deeper than %d levels)",
-		       JSON_MAX_DEPTH);
-		return;
-	}
-	ingest_batch_init(&batch);
-	{
-		struct ingest_input input = { doc, req_header, in };
-
-		rc = ingest_normalize(&input, source, &batch, &d, err, sizeof(err));
-	}
-	cJSON_Delete(doc);
-	if (d != NULL)
-		src = ingest_driver_index(d) + 1;
+	w = ax_xcalloc(1, sizeof(*w));
+	w->s = s;
+	w->req = req;
+	w->source = source;
+	w->d = d;
+	w->src = src;
+	ingest_batch_init(&w->batch);
+	rc = ingest_auth_credentials(evhttp_find_header(in, "Authorization"),
+				     evhttp_find_header(in, "X-Alexus-Token"),
+				     uri != NULL ? evhttp_uri_get_query(uri) : NULL, &w->cred, err,
+				     sizeof(err));
 	if (rc != AX_OK) {
-		refuse(s, req, src, 422, INGEST_R_UNPROCESSABLE, tenant, NULL, "%s", err);
+		wh_unauthorized(w, "invalid_request", err);
+		goto refused;
+	}
+	switch (w->cred.kind) {
+	case INGEST_CRED_NONE:
+		wh_unauthorized(w, NULL, "missing bearer token (Authorization: Bearer <JWT or axw_ "
+					 "webhook token>, X-Alexus-Token: axw_..., or ?token=axw_...)");
+		goto refused;
+	case INGEST_CRED_JWT:
+		if (ingest_auth_jwt(s->auth, w->cred.value, w->tenant, err, sizeof(err)) != AX_OK) {
+			wh_unauthorized(w, "invalid_token", err);
+			goto refused;
+		}
+		wh_validate(w);
 		return;
+	case INGEST_CRED_TOKEN:
+	default:
+		break;
 	}
-	if (batch.n == 0) {
-		serve_no_signal(s, req, src, tenant, &batch);
-		goto out;
+	if (wh_shed(w))
+		goto refused;
+	rc = ingest_auth_token(s->auth, ingest_appender_conn(s->app), w->cred.value, w->tenant,
+			       wh_on_tenant, w, err, sizeof(err));
+	if (rc == AX_OK) {
+		wh_validate(w);
+	} else if (rc == AX_EAGAIN) {
+		wh_lookup_started(s);
+	} else if (rc == AX_EAUTH) {
+		wh_unauthorized(w, "invalid_token", err);
+		goto refused;
+	} else {
+		refuse(s, req, src, 503, INGEST_R_REDIS_DOWN, NULL, NULL,
+		       "redis is unavailable (webhook token lookup)");
+		goto refused;
 	}
-
-	if (!ingest_appender_ready(s->app)) {
-		refuse(s, req, src, 503, INGEST_R_REDIS_DOWN, tenant, NULL,
-		       "redis is unavailable");
-		goto out;
-	}
-	if (s->inflight_appends >= (long)s->cfg->max_inflight) {
-		refuse(s, req, src, 503, INGEST_R_BUSY, tenant, NULL,
-		       "too many appends in flight (%ld, ALEXUS_MAX_INFLIGHT=%d)",
-		       s->inflight_appends, s->cfg->max_inflight);
-		goto out;
-	}
-
-	p = ax_xcalloc(1, sizeof(*p));
-	p->s = s;
-	p->req = req;
-	p->src = src;
-	p->n = batch.n;
-	snprintf(p->tenant, sizeof(p->tenant), "%s", tenant);
-	if (!trace_from_header(evhttp_find_header(in, "X-Trace-Id"), p->trace))
-		ax_trace_new(p->trace);
-	p->ids = ax_xcalloc(batch.n, sizeof(*p->ids));
-	p->appended = ax_xcalloc(batch.n, 1);
-	for (i = 0; i < batch.n; i++)
-		ax_uuid4(p->ids[i]);
-	clock_gettime(CLOCK_MONOTONIC, &p->t0);
-	rc = ingest_appender_add_batch(s->app, tenant, p->trace, batch.sig, batch.n,
-				       (const char (*)[AX_UUID_LEN])p->ids, on_append, p);
-	if (rc != AX_OK) {
-		refuse(s, req, src, 503, INGEST_R_APPEND_FAILED, tenant, p->trace,
-		       "signals could not be queued for Redis (%s); retrying is safe",
-		       ax_strerror(rc));
-		pending_free(p);
-		goto out;
-	}
-	p->outstanding = 1;
-	s->inflight_appends++;
-	ingest_metrics_inflight(s->metrics, +1);
-	TAILQ_INSERT_TAIL(&s->pending, p, link);
-	s->inflight_requests++;
-out:
-	ingest_batch_release(&batch);
+	return;
+refused:
+	wh_free(w);
 }
 
 static void serve_health(struct ingest_server *s, struct evhttp_request *req,
@@ -917,10 +1156,6 @@ struct ingest_server *ingest_server_new(struct event_base *base, const struct ax
 	char host[256];
 	int port;
 
-	if (cfg->jwt_secret == NULL || cfg->jwt_secret[0] == '\0') {
-		ax_errfmt(errbuf, errlen, "ALEXUS_JWT_SECRET is not set");
-		return NULL;
-	}
 	if (ax_redis_url_parse(cfg->redis_url, host, sizeof(host), &port) != AX_OK) {
 		ax_errfmt(errbuf, errlen, "ALEXUS_REDIS_URL \"%s\" is not redis://host:port",
 			  cfg->redis_url);
@@ -931,12 +1166,11 @@ struct ingest_server *ingest_server_new(struct event_base *base, const struct ax
 	s->cfg = cfg;
 	TAILQ_INIT(&s->pending);
 	TAILQ_INIT(&s->flushing);
-	s->jwt.alg = cfg->jwt_alg;
-	s->jwt.key = (const unsigned char *)cfg->jwt_secret;
-	s->jwt.key_len = strlen(cfg->jwt_secret);
-	s->jwt.issuer = cfg->jwt_issuer;
-	s->jwt.audience = cfg->jwt_audience;
-	s->jwt.leeway_s = INGEST_JWT_LEEWAY_S;
+	s->auth = ingest_auth_new(cfg, INGEST_JWT_LEEWAY_S, errbuf, errlen);   /* auth */
+	if (s->auth == NULL) {
+		free(s);
+		return NULL;
+	}
 
 	ao.host = host;
 	ao.port = port;
@@ -982,6 +1216,7 @@ struct ingest_server *ingest_server_new(struct event_base *base, const struct ax
 	return s;
 fail:
 	ingest_appender_free(s->app);
+	ingest_auth_free(s->auth);     /* after the appender: its lookups are done */
 	if (s->own_metrics)
 		ingest_metrics_free(s->metrics);
 	if (s->http != NULL)
@@ -1031,5 +1266,6 @@ void ingest_server_free(struct ingest_server *s)
 	event_free(s->done_ev);
 	if (s->own_metrics)
 		ingest_metrics_free(s->metrics);
+	ingest_auth_free(s->auth);     /* after the appender: its lookups are done */
 	free(s);
 }

@@ -14,6 +14,8 @@
 #define AX_GROUP_REASON "reason"
 #define AX_GROUP_ACT "act"
 
+#define AX_KEY_WHTOKEN_PREFIX "alexus:whtoken:"
+
 #define AX_TENANT_MAX 63    /* longest tenant id */
 #define AX_KEY_MAX 512      /* longest key the helper builds */
 
@@ -24,5 +26,12 @@ int ax_tenant_valid(const char *tenant);
  * Returns the length, or -1 if the tenant is invalid, kind is empty or the
  * key does not fit in n bytes (buf is then ""). */
 int ax_key(char *buf, size_t n, const char *tenant, const char *kind, const char *rest);
+
+/* Write "alexus:whtoken:<sha256>" into buf: the global key whose value is
+ * the tenant a webhook token belongs to (proto/keys.md).  Global, not
+ * t:{...}, because the tenant is what the lookup is for.  sha256 must be
+ * 64 lower-case hex digits.  Returns the length, or -1 (buf "") when it is
+ * not or the key does not fit. */
+int ax_key_whtoken(char *buf, size_t n, const char *sha256_hex);
 
 #endif /* AX_KEYS_H */

@@ -27,14 +27,23 @@ static const char usage_text[] =
 	"  tenant create NAME [--name DISPLAY] [--webhook URL]\n"
 	"  tenant set-webhook NAME URL              set (or with '' clear) the notify webhook\n"
 	"  tenant list\n"
-	"  token mint --tenant NAME [--ttl SECONDS] print a bearer token (default 30 days)\n"
+	"  token mint --tenant NAME [--ttl SECONDS] print a bearer JWT (default 30 days)\n"
+	"  token issue --tenant NAME [--name NAME]  new webhook token (axw_...), shown once\n"
+	"  token revoke --tenant NAME --name NAME\n"
+	"  token list --tenant NAME\n"
+	"  source secret set --tenant NAME --source SOURCE [--secret S | <stdin] [--add]\n"
+	"                                           require SOURCE's signature (--add: rotate)\n"
+	"  source secret clear --tenant NAME --source SOURCE\n"
+	"  auth sync [--tenant NAME]                re-mirror tokens and secrets into redis\n"
 	"  incidents list --tenant NAME [--json] [--status open|resolved] [--limit N]\n"
 	"  audit verify --tenant NAME               check the tenant's audit hash chain\n"
 	"  config [--show-secrets]                  print the configuration table\n"
 	"\n"
 	"migrate and tenant use ALEXUS_ADMIN_DATABASE_URL (the owner role); incidents\n"
 	"and audit use ALEXUS_DATABASE_URL (the application role, row-level security\n"
-	"applies); token uses ALEXUS_JWT_SECRET, _ISSUER and _AUDIENCE.  Migrations\n"
+	"applies); token mint uses ALEXUS_JWT_SECRET (or _KEY_FILE), _ISSUER and\n"
+	"_AUDIENCE; token issue/revoke/list, source and auth use the admin role and\n"
+	"ALEXUS_REDIS_URL, source secret set ALEXUS_MASTER_KEY too.  Migrations\n"
 	"are read from --dir, else ALEXUS_MIGRATIONS_DIR.  `alexusctl config` lists\n"
 	"every variable.\n";
 
@@ -118,6 +127,8 @@ static const struct {
 	{ "migrate", ctl_migrate },
 	{ "tenant", ctl_tenant },
 	{ "token", ctl_token },
+	{ "source", ctl_source },
+	{ "auth", ctl_auth },
 	{ "incidents", ctl_incidents },
 	{ "audit", ctl_audit },
 	{ "config", ctl_config },

@@ -32,7 +32,10 @@ int ctl_parse_long(const char *s, long min, long max, long *out);
 
 int ctl_migrate(struct ctl *c, int argc, char **argv);
 int ctl_tenant(struct ctl *c, int argc, char **argv);
-int ctl_token(struct ctl *c, int argc, char **argv);
+int ctl_token(struct ctl *c, int argc, char **argv);       /* ctl_auth.c */
+int ctl_token_mint(struct ctl *c, int argc, char **argv);  /* ctl_tenant.c; argv[0] "mint" */
+int ctl_source(struct ctl *c, int argc, char **argv);      /* ctl_auth.c */
+int ctl_auth(struct ctl *c, int argc, char **argv);        /* ctl_auth.c */
 int ctl_incidents(struct ctl *c, int argc, char **argv);
 int ctl_audit(struct ctl *c, int argc, char **argv);
 

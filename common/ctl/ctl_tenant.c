@@ -8,9 +8,12 @@
  * superuser, as the local stack's owner is); for any other role the list
  * is necessarily empty and we say so on stderr rather than print nothing.
  *
- * Tokens are minted locally with the configured HMAC secret; no database
- * is involved, and only the token is printed on stdout so that
- * `TOKEN=$(alexusctl token mint --tenant acme)` works. */
+ * Tokens are minted locally with the configured HMAC key (the verifier
+ * ingest uses, ax_jwt_opts_from_config); no database is involved, and only
+ * the token is printed on stdout so that `TOKEN=$(alexusctl token mint
+ * --tenant acme)` works.  With RS* the key file holds a public key, which
+ * cannot sign: such tokens come from the identity provider.  The other
+ * `token` subcommands (webhook tokens) are in ctl_auth.c. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,7 +224,7 @@ int ctl_tenant(struct ctl *c, int argc, char **argv)
 	return ctl_usage(TENANT_USAGE, "unknown subcommand '%s'", argv[1]);
 }
 
-int ctl_token(struct ctl *c, int argc, char **argv)
+int ctl_token_mint(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tenant", required_argument, NULL, 't' },
@@ -231,16 +234,10 @@ int ctl_token(struct ctl *c, int argc, char **argv)
 	const char *tenant = NULL;
 	long ttl = TOKEN_TTL_DEFAULT;
 	struct ax_jwt_opts o;
-	char err[256];
+	char err[512];
 	char *tok;
 	int opt;
 
-	if (argc < 2)
-		return ctl_usage(TOKEN_USAGE, "missing subcommand");
-	if (strcmp(argv[1], "mint") != 0)
-		return ctl_usage(TOKEN_USAGE, "unknown subcommand '%s'", argv[1]);
-	argc--;
-	argv++;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 't') {
@@ -259,15 +256,13 @@ int ctl_token(struct ctl *c, int argc, char **argv)
 		return ctl_usage(TOKEN_USAGE, "--tenant is required");
 	if (!ax_tenant_valid(tenant))
 		return bad_tenant(tenant);
-	if (c->cfg.jwt_secret == NULL || c->cfg.jwt_secret[0] == '\0')
-		return ctl_fail("ALEXUS_JWT_SECRET is not set (`scripts/stack env` prints it)");
-	memset(&o, 0, sizeof(o));
-	o.alg = c->cfg.jwt_alg;
-	o.key = (const unsigned char *)c->cfg.jwt_secret;
-	o.key_len = strlen(c->cfg.jwt_secret);
-	o.issuer = c->cfg.jwt_issuer;
-	o.audience = c->cfg.jwt_audience;
+	if (!ax_jwt_alg_is_hmac(c->cfg.jwt_alg))
+		return ctl_fail("ALEXUS_JWT_ALG is %s: tokens are signed by the identity provider's "
+				"private key, not minted here", c->cfg.jwt_alg);
+	if (ax_jwt_opts_from_config(&o, &c->cfg, 0, err, sizeof(err)) != AX_OK)
+		return ctl_fail("%s (`scripts/stack env` prints the local stack's)", err);
 	tok = ax_jwt_mint(&o, tenant, ttl, err, sizeof(err));
+	ax_jwt_opts_release(&o);
 	if (tok == NULL)
 		return ctl_fail("token mint: %s", err);
 	printf("%s\n", tok);

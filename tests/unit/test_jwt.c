@@ -1,11 +1,18 @@
 /* test_jwt.c - bearer token verification (common/jwt.c).
  *
- * Tokens are crafted by hand here (base64url JSON + HMAC from libsodium),
- * not with libjwt, so every refusal is tested against exactly the bytes an
- * attacker would send: "none" with an empty signature, a correctly signed
- * HS512 token when HS256 is pinned, an RS256 header over an HMAC made with
- * the shared secret (key confusion), claims that are expired, early, or
- * for someone else. */
+ * Tokens are crafted by hand here (base64url JSON + HMAC from libsodium,
+ * RSA signatures from the openssl CLI), not with libjwt, so every refusal
+ * is tested against exactly the bytes an attacker would send: "none" with
+ * an empty signature, a correctly signed HS512 token when HS256 is pinned,
+ * an RS256 header over an HMAC made with the shared secret, an HS256 token
+ * whose HMAC key is the RS256 verifier's public key (the classic key
+ * confusion), claims that are expired, early, or for someone else.
+ *
+ * RSA keys are generated at test time (`openssl genpkey`) into a mkdtemp
+ * directory that is removed afterwards, so no private key is committed;
+ * the RS* tests are skipped when the openssl command is missing.  The
+ * verifier for them is built the way ingest builds it, by
+ * ax_jwt_opts_from_config from ALEXUS_JWT_ALG + ALEXUS_JWT_KEY_FILE. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +25,10 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alexus/config.h"
 #include "alexus/json.h"
 #include "alexus/jwt.h"
 
@@ -436,6 +447,319 @@ static void test_mint_claims(void **state)
 	assert_null(ax_jwt_mint(&opts, "acme", 0, err, sizeof(err)));
 }
 
+/* ------------------------------------------------------------- RS* */
+
+static char keydir[64];          /* mkdtemp; "" when openssl is missing */
+static char priv_pem[128], pub_pem[128], priv2_pem[128], pub2_pem[128];
+
+static int run(const char *cmd)
+{
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int rs_setup(void **state)
+{
+	char cmd[1024];
+
+	(void)state;
+	if (setup(state) != 0)
+		return -1;
+	snprintf(keydir, sizeof(keydir), "/tmp/alexus-jwt-XXXXXX");
+	if (mkdtemp(keydir) == NULL)
+		return -1;
+	snprintf(priv_pem, sizeof(priv_pem), "%s/priv.pem", keydir);
+	snprintf(pub_pem, sizeof(pub_pem), "%s/pub.pem", keydir);
+	snprintf(priv2_pem, sizeof(priv2_pem), "%s/priv2.pem", keydir);
+	snprintf(pub2_pem, sizeof(pub2_pem), "%s/pub2.pem", keydir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s 2>/dev/null &&"
+		 " openssl pkey -in %s -pubout -out %s 2>/dev/null &&"
+		 " openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s 2>/dev/null &&"
+		 " openssl pkey -in %s -pubout -out %s 2>/dev/null",
+		 priv_pem, priv_pem, pub_pem, priv2_pem, priv2_pem, pub2_pem);
+	if (run(cmd) != 0) {
+		rmdir(keydir);
+		keydir[0] = '\0';  /* no openssl: the RS tests skip */
+	}
+	return 0;
+}
+
+static int rs_teardown(void **state)
+{
+	char cmd[256];
+
+	(void)state;
+	if (keydir[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", keydir);
+		if (run(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static char *file_text(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len != NULL)
+		*len = (size_t)n;
+	return buf;
+}
+
+/* header.payload.RSASSA-PKCS1-v1_5(digest) by `openssl dgst -sign`. */
+static char *craft_rsa(const char *header, const char *payload, const char *key,
+		       const char *digest)
+{
+	char h[1024], p[2048], sig[1024], in[128], out[128], cmd[1024];
+	unsigned char *raw;
+	size_t rawlen, n;
+	char *signing, *tok;
+	FILE *f;
+
+	b64url(h, sizeof(h), header, strlen(header));
+	b64url(p, sizeof(p), payload, strlen(payload));
+	n = strlen(h) + strlen(p) + 2;
+	signing = malloc(n);
+	snprintf(signing, n, "%s.%s", h, p);
+	snprintf(in, sizeof(in), "%s/in", keydir);
+	snprintf(out, sizeof(out), "%s/sig", keydir);
+	f = fopen(in, "wb");
+	assert_non_null(f);
+	fputs(signing, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "openssl dgst -%s -sign %s -out %s %s", digest, key, out, in);
+	assert_int_equal(run(cmd), 0);
+	raw = (unsigned char *)file_text(out, &rawlen);
+	b64url(sig, sizeof(sig), raw, rawlen);
+	free(raw);
+	n = strlen(signing) + strlen(sig) + 2;
+	tok = malloc(n);
+	snprintf(tok, n, "%s.%s", signing, sig);
+	free(signing);
+	return tok;
+}
+
+/* A configuration as ax_config_load would leave it. */
+static struct ax_config cfg_of(const char *alg, const char *secret, const char *file)
+{
+	struct ax_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.jwt_alg = (char *)alg;
+	c.jwt_secret = (char *)secret;
+	c.jwt_key_file = (char *)file;
+	c.jwt_issuer = (char *)"alexus";
+	c.jwt_audience = (char *)"alexus";
+	return c;
+}
+
+static void rs_opts(struct ax_jwt_opts *o, const char *alg, const char *pub)
+{
+	struct ax_config c = cfg_of(alg, "ignored-for-rs", pub);
+	char err[256];
+
+	if (ax_jwt_opts_from_config(o, &c, 0, err, sizeof(err)) != AX_OK)
+		fail_msg("opts: %s", err);
+}
+
+static void expect_rs(const struct ax_jwt_opts *o, char *tok, const char *why)
+{
+	char tenant[AX_TENANT_MAX + 1] = "x";
+
+	assert_string_equal(verify_with(o, tok, tenant), why);
+	if (why[0] != '\0')
+		assert_string_equal(tenant, "");
+	else
+		assert_string_equal(tenant, "acme");
+	free(tok);
+}
+
+#define RS256 "{\"alg\":\"RS256\",\"typ\":\"JWT\"}"
+
+static void test_rs256(void **state)
+{
+	struct ax_jwt_opts o, mint_o;
+	char err[256];
+	char *tok;
+
+	(void)state;
+	if (keydir[0] == '\0')
+		skip();
+	rs_opts(&o, "RS256", pub_pem);
+	assert_string_equal(o.alg, "RS256");
+	assert_int_equal(ax_jwt_alg_is_hmac(o.alg), 0);
+
+	/* Signed by openssl with the right key: accepted. */
+	expect_rs(&o, craft_rsa(RS256, GOOD, priv_pem, "sha256"), "");
+	/* Minted by us with the private key: accepted too. */
+	mint_o = o;
+	mint_o.key = (const unsigned char *)file_text(priv_pem, &mint_o.key_len);
+	tok = ax_jwt_mint(&mint_o, "acme", 60, err, sizeof(err));
+	assert_non_null(tok);
+	expect_rs(&o, tok, "");
+	free((void *)mint_o.key);
+
+	/* Another key pair's signature. */
+	expect_rs(&o, craft_rsa(RS256, GOOD, priv2_pem, "sha256"), "bad signature");
+	/* A payload swapped under a genuine signature. */
+	{
+		char *good = craft_rsa(RS256, GOOD, priv_pem, "sha256");
+		char *evil = craft(RS256, claims(300, "\"alexus\"", "\"alexus\"", "\"victim\"", NULL),
+				   0, NULL);
+		size_t n = strlen(evil) + strlen(strrchr(good, '.')) + 1;
+		char *t2 = malloc(n);
+
+		evil[strlen(evil) - 1] = '\0';
+		snprintf(t2, n, "%s%s", evil, strrchr(good, '.'));
+		expect_rs(&o, t2, "bad signature");
+		free(evil);
+		free(good);
+	}
+	/* The right key with another digest: another algorithm. */
+	expect_rs(&o, craft_rsa("{\"alg\":\"RS384\"}", GOOD, priv_pem, "sha384"),
+		  "algorithm not allowed");
+	/* RS256 in the header over a SHA-512 signature. */
+	expect_rs(&o, craft_rsa(RS256, GOOD, priv_pem, "sha512"), "bad signature");
+
+	/* Claims are checked after the RSA signature as they are for HMAC. */
+	expect_rs(&o, craft_rsa(RS256, claims(-100, "\"alexus\"", "\"alexus\"", "\"acme\"", NULL),
+				priv_pem, "sha256"),
+		  "token expired");
+	expect_rs(&o, craft_rsa(RS256, "{\"iss\":\"alexus\",\"aud\":\"alexus\",\"tenant_id\":\"acme\"}",
+				priv_pem, "sha256"),
+		  "missing exp claim");
+	{
+		char extra[64];
+
+		snprintf(extra, sizeof(extra), "\"nbf\":%ld", (long)time(NULL) + 1000);
+		expect_rs(&o, craft_rsa(RS256, claims(3000, "\"alexus\"", "\"alexus\"", "\"acme\"",
+						      extra),
+					priv_pem, "sha256"),
+			  "token not yet valid");
+	}
+	expect_rs(&o, craft_rsa(RS256, claims(300, "\"evil\"", "\"alexus\"", "\"acme\"", NULL),
+				priv_pem, "sha256"),
+		  "wrong issuer");
+	expect_rs(&o, craft_rsa(RS256, claims(300, "\"alexus\"", "\"grafana\"", "\"acme\"", NULL),
+				priv_pem, "sha256"),
+		  "wrong audience");
+	ax_jwt_opts_release(&o);
+	assert_null(o.key);
+
+	/* RS512 pinned: RS512 passes, RS256 does not. */
+	rs_opts(&o, "RS512", pub_pem);
+	expect_rs(&o, craft_rsa("{\"alg\":\"RS512\"}", GOOD, priv_pem, "sha512"), "");
+	expect_rs(&o, craft_rsa(RS256, GOOD, priv_pem, "sha256"), "algorithm not allowed");
+	ax_jwt_opts_release(&o);
+}
+
+static void test_rs_alg_confusion(void **state)
+{
+	struct ax_jwt_opts o, hs;
+	size_t publen;
+	char *pub;
+
+	(void)state;
+	if (keydir[0] == '\0')
+		skip();
+	rs_opts(&o, "RS256", pub_pem);
+	pub = file_text(pub_pem, &publen);
+	/* HS256 whose HMAC key is the verifier's own public key: libjwt,
+	 * told the alg by the token, would check exactly this HMAC. */
+	{
+		char *tok = craft(HS256, GOOD, 256, pub);
+
+		expect_rs(&o, tok, "algorithm not allowed");
+	}
+	/* none, in any spelling, with or without a signature. */
+	expect_rs(&o, craft("{\"alg\":\"none\"}", GOOD, 0, NULL), "algorithm not allowed");
+	expect_rs(&o, craft("{\"alg\":\"NONE\"}", GOOD, 256, pub), "algorithm not allowed");
+	/* The reverse: a genuine RS256 token offered to an HS256 verifier. */
+	memset(&hs, 0, sizeof(hs));
+	hs = opts;
+	expect_rs(&hs, craft_rsa(RS256, GOOD, priv_pem, "sha256"), "algorithm not allowed");
+	/* ... even one whose "secret" is that very public key. */
+	hs.key = (const unsigned char *)pub;
+	hs.key_len = publen;
+	expect_rs(&hs, craft_rsa(RS256, GOOD, priv_pem, "sha256"), "algorithm not allowed");
+	free(pub);
+	ax_jwt_opts_release(&o);
+}
+
+static void test_opts_from_config(void **state)
+{
+	struct ax_jwt_opts o;
+	struct ax_config c;
+	char err[256], path[128], *tok;
+	char tenant[AX_TENANT_MAX + 1];
+	FILE *f;
+
+	(void)state;
+	/* HS256 from ALEXUS_JWT_SECRET. */
+	c = cfg_of("HS256", SECRET, "");
+	assert_int_equal(ax_jwt_opts_from_config(&o, &c, 30, err, sizeof(err)), AX_OK);
+	assert_int_equal(o.key_len, strlen(SECRET));
+	assert_memory_equal(o.key, SECRET, o.key_len);
+	assert_int_equal(o.leeway_s, 30);
+	assert_string_equal(o.issuer, "alexus");
+	tok = craft(HS256, GOOD, 256, SECRET);
+	assert_string_equal(verify_with(&o, tok, tenant), "");
+	free(tok);
+	ax_jwt_opts_release(&o);
+	ax_jwt_opts_release(&o); /* twice is harmless */
+	ax_jwt_opts_release(NULL);
+
+	/* Nothing set, both set. */
+	c = cfg_of("HS256", "", NULL);
+	assert_int_equal(ax_jwt_opts_from_config(&o, &c, 0, err, sizeof(err)), AX_EINVAL);
+	assert_non_null(strstr(err, "ALEXUS_JWT_SECRET"));
+	c = cfg_of("HS256", SECRET, "/nonexistent");
+	assert_int_equal(ax_jwt_opts_from_config(&o, &c, 0, err, sizeof(err)), AX_EINVAL);
+	assert_non_null(strstr(err, "both"));
+	c = cfg_of("none", SECRET, NULL);
+	assert_int_equal(ax_jwt_opts_from_config(&o, &c, 0, err, sizeof(err)), AX_EINVAL);
+	c = cfg_of("ES256", SECRET, NULL);
+	assert_int_equal(ax_jwt_opts_from_config(&o, &c, 0, err, sizeof(err)), AX_EINVAL);
+
+	if (keydir[0] == '\0')
+		skip();
+	/* HS512 key from a file written with a trailing newline. */
+	snprintf(path, sizeof(path), "%s/hs.key", keydir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", SECRET);
+	fclose(f);
+	c = cfg_of("HS512", "", path);
+	assert_int_equal(ax_jwt_opts_from_config(&o, &c, 0, err, sizeof(err)), AX_OK);
+	assert_int_equal(o.key_len, strlen(SECRET));
+	tok = craft("{\"alg\":\"HS512\"}", GOOD, 512, SECRET);
+	assert_string_equal(verify_with(&o, tok, tenant), "");
+	free(tok);
+	ax_jwt_opts_release(&o);
+
+	/* RS256 needs the file, and a public key in it. */
+	c = cfg_of("RS256", SECRET, "");
+	assert_int_equal(ax_jwt_opts_from_config(&o, &c, 0, err, sizeof(err)), AX_EINVAL);
+	assert_non_null(strstr(err, "ALEXUS_JWT_KEY_FILE"));
+	c = cfg_of("RS256", "", priv_pem);
+	assert_int_equal(ax_jwt_opts_from_config(&o, &c, 0, err, sizeof(err)), AX_EINVAL);
+	assert_non_null(strstr(err, "public key"));
+	snprintf(path, sizeof(path), "%s/missing.pem", keydir);
+	c = cfg_of("RS256", "", path);
+	assert_int_equal(ax_jwt_opts_from_config(&o, &c, 0, err, sizeof(err)), AX_EIO);
+	assert_null(o.key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,8 +767,9 @@ int main(void)
 		cmocka_unit_test(test_alg_none),      cmocka_unit_test(test_alg_confusion),
 		cmocka_unit_test(test_time_claims),   cmocka_unit_test(test_iss_aud),
 		cmocka_unit_test(test_tenant_claim),  cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_mint_claims),
+		cmocka_unit_test(test_mint_claims),   cmocka_unit_test(test_rs256),
+		cmocka_unit_test(test_rs_alg_confusion), cmocka_unit_test(test_opts_from_config),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, rs_setup, rs_teardown);
 }
