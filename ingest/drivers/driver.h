@@ -26,7 +26,9 @@ struct ingest_batch {
 	size_t n;
 	size_t cap;
 	/* With no signal: why the request carries none ("test notification"),
-	 * a constant string; the server answers 200 with it. */
+	 * a string that outlives the batch (a constant, or a profile's
+	 * ignore_reason, which lives as long as its driver); the server
+	 * answers 200 with it. */
 	const char *ignored;
 	/* With no signal: an AWS SNS SubscriptionConfirmation's SubscribeURL
 	 * (owned, freed by release), which the server visits to confirm. */
@@ -174,7 +176,8 @@ char *ingest_time_dup(const cJSON *v);
 
 /* Copy the members of a tag list into dst as labels, for the shapes
  * senders use: an object of strings; an array of "k:v" / "k=v" / "k"
- * strings; an array of {key|name: value|v}; an array of [k, v] pairs; a
+ * strings; an array of {key|name|tag|tag_id|k: value|v}; an array of [k, v]
+ * pairs; a
  * single "k:v,k2:v2" string.  A bare "k" becomes k="".  Returns the number
  * copied; never overwrites a label already in dst. */
 int ingest_copy_tags(cJSON *dst, const cJSON *tags);

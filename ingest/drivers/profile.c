@@ -6,9 +6,20 @@
  * at load: every JSON pointer becomes an array of unescaped reference
  * tokens (with array indexes pre-parsed), every COND a small struct with
  * its test values, every SRC one of four shapes.  The cJSON tree of the
- * profile is then dropped; requests never re-read it.  All profiles share
- * prof_detect() and prof_normalize(), which find their profile through
- * driver->priv.
+ * profile is then dropped; requests never re-read it, so anything a
+ * request's answer points at (ignore_reason in out->ignored) is a copy
+ * owned by the profile.  "notes" is validated and not kept.  All profiles
+ * share prof_detect() and prof_normalize(), which find their profile
+ * through driver->priv.
+ *
+ * Conditions.  A rule (detect, resolved, ignore) is a list that holds
+ * when ALL its CONDs do; {"any": [...]} is a COND that holds when one of
+ * its own does, so a rule is an AND of ORs, which every rule a profile
+ * writer has needed so far fits ("resolved when the build result OR the
+ * stage status is succeeded").  There is no "all" or "not": an AND inside
+ * an "any" distributes into ANDed "any"s (circleci.json does this), and
+ * "present": false covers the negations met.  The nesting is bounded at
+ * load (PROFILE_MAX_ANY_DEPTH), so evaluation recurses boundedly.
  *
  * detect() runs for every undirected webhook against every profile in
  * registry order, so it allocates nothing: pointers are walked with
@@ -51,6 +62,10 @@
 #define PROFILE_MAX_FILE (1u << 20) /* a profile is a page of JSON, not a data set */
 #define PROFILE_MAX_NAME 64
 #define PROFILE_MAX_FP 16           /* fingerprint values; keys are two digits */
+#define PROFILE_MAX_ANY_DEPTH 4     /* "any" inside "any" ...: four levels are plenty */
+#define PROFILE_MAX_TITLE 64        /* characters; --list-sources prints one per line */
+#define PROFILE_MAX_REASON 120      /* characters of ignore_reason, answered to the sender */
+#define IGNORE_REASON "test notification" /* when a profile gives no ignore_reason */
 #define MEMBER_LEN 256              /* "detect[1].in[0]" and the like */
 #define NUMLEN 40                   /* "%.17g" of any double, with room */
 
@@ -87,7 +102,15 @@ struct src {
 enum ctest { CT_PRESENT, CT_EQUALS, CT_IN, CT_PREFIX, CT_TYPE };
 enum jtype { JT_STRING, JT_NUMBER, JT_OBJECT, JT_ARRAY, JT_BOOLEAN };
 
+struct cond;
+
+struct conds {
+	struct cond *c;
+	size_t n;
+};
+
 struct cond {
+	struct conds any; /* {"any": [...]}: holds when one of these does; then no subject */
 	struct pptr ptr;  /* the subject unless header is set */
 	char *header;     /* the subject: a request header */
 	enum ctest test;
@@ -95,11 +118,6 @@ struct cond {
 	char **val;       /* CT_EQUALS, CT_PREFIX: one; CT_IN: nval */
 	size_t *vlen;
 	size_t nval;
-};
-
-struct conds {
-	struct cond *c;
-	size_t n;
 };
 
 enum field {
@@ -128,6 +146,7 @@ struct profile {
 	char *title;
 	enum ax_kind kind;
 	struct conds detect, resolved, ignore;
+	char *ignore_reason; /* out->ignored when ignore holds; NULL: IGNORE_REASON */
 	int has_events;
 	struct pptr events;
 	struct src field[NFIELD];
@@ -185,6 +204,7 @@ static void conds_release(struct conds *cs)
 	for (i = 0; i < cs->n; i++) {
 		struct cond *c = &cs->c[i];
 
+		conds_release(&c->any);
 		ptr_release(&c->ptr);
 		free(c->header);
 		for (j = 0; j < c->nval; j++)
@@ -207,6 +227,7 @@ static void profile_free(struct profile *p)
 	conds_release(&p->detect);
 	conds_release(&p->resolved);
 	conds_release(&p->ignore);
+	free(p->ignore_reason);
 	ptr_release(&p->events);
 	for (i = 0; i < NFIELD; i++)
 		src_release(&p->field[i]);
@@ -277,6 +298,15 @@ static int cond_holds(const struct cond *k, const struct ctx *c)
 	int present;
 	size_t i;
 
+	if (k->any.n > 0) {
+		/* The loader bounds the nesting (PROFILE_MAX_ANY_DEPTH), so
+		 * this recursion is too. */
+		for (i = 0; i < k->any.n; i++) {
+			if (cond_holds(&k->any.c[i], c))
+				return 1;
+		}
+		return 0;
+	}
 	if (k->header != NULL) {
 		t = c->in != NULL ? ingest_header(c->in, k->header) : NULL;
 		present = t != NULL;
@@ -569,7 +599,8 @@ static ax_err prof_normalize(const struct ingest_driver *d, const struct ingest_
 	ax_err rc;
 
 	if (conds_hold(&p->ignore, &c)) {
-		out->ignored = "test notification";
+		/* The profile's own string: it lives as long as the driver. */
+		out->ignored = p->ignore_reason != NULL ? p->ignore_reason : IGNORE_REASON;
 		return AX_OK;
 	}
 	if (!p->has_events)
@@ -865,7 +896,30 @@ static int cond_test(const struct ldr *l, const char *member, const cJSON *e, st
 	return 0;
 }
 
-static int cond_compile(const struct ldr *l, const char *member, const cJSON *j, struct cond *c)
+static int conds_compile(const struct ldr *l, const char *member, const cJSON *j,
+			 struct conds *cs, size_t min, int depth);
+
+/* {"any": [COND, ...]}: the member stands alone, and depth (the number of
+ * "any" this one is inside, plus one) is bounded so evaluation is. */
+static int any_compile(const struct ldr *l, const char *member, const cJSON *j, int depth,
+		       struct cond *c)
+{
+	char sub[MEMBER_LEN];
+
+	snprintf(sub, sizeof(sub), "%.160s.any", member);
+	if (cJSON_GetArraySize(j) != 1)
+		return bad(l, member,
+			   "an \"any\" condition has no other member (put the subject and test "
+			   "in one of its conditions)");
+	if (depth > PROFILE_MAX_ANY_DEPTH)
+		return bad(l, sub, "\"any\" nested deeper than %d levels",
+			   PROFILE_MAX_ANY_DEPTH);
+	return conds_compile(l, sub, cJSON_GetObjectItemCaseSensitive(j, "any"), &c->any, 1,
+			     depth);
+}
+
+static int cond_compile(const struct ldr *l, const char *member, const cJSON *j, int depth,
+			struct cond *c)
 {
 	int subjects = 0, tests = 0;
 	const cJSON *e;
@@ -877,6 +931,8 @@ static int cond_compile(const struct ldr *l, const char *member, const cJSON *j,
 	c->want = 1;
 	if (!cJSON_IsObject(j))
 		return bad(l, member, "a condition must be an object");
+	if (cJSON_GetObjectItemCaseSensitive(j, "any") != NULL)
+		return any_compile(l, member, j, depth + 1, c);
 	cJSON_ArrayForEach(e, j) {
 		int known = 0;
 
@@ -902,7 +958,8 @@ static int cond_compile(const struct ldr *l, const char *member, const cJSON *j,
 		if (!known)
 			return bad(l, sub,
 				   "unknown member (a condition has \"ptr\" or \"header\" and "
-				   "one of present, equals, in, prefix, type)");
+				   "one of present, equals, in, prefix, type; "
+				   "or is {\"any\": [...]})");
 		if (tests++ > 0)
 			return bad(l, sub, "a condition has at most one test");
 		if (cond_test(l, sub, e, c) != 0)
@@ -913,8 +970,10 @@ static int cond_compile(const struct ldr *l, const char *member, const cJSON *j,
 	return 0;
 }
 
+/* A list of conditions; depth is how many "any" it is inside (0 for a
+ * rule's own list). */
 static int conds_compile(const struct ldr *l, const char *member, const cJSON *j,
-			 struct conds *cs, size_t min)
+			 struct conds *cs, size_t min, int depth)
 {
 	const cJSON *e;
 	char sub[MEMBER_LEN];
@@ -933,7 +992,7 @@ static int conds_compile(const struct ldr *l, const char *member, const cJSON *j
 	cs->c = ax_xcalloc(n, sizeof(*cs->c));
 	cJSON_ArrayForEach(e, j) {
 		snprintf(sub, sizeof(sub), "%.160s[%zu]", member, i++);
-		if (cond_compile(l, sub, e, &cs->c[cs->n]) != 0) {
+		if (cond_compile(l, sub, e, depth, &cs->c[cs->n]) != 0) {
 			cs->n++; /* released with the rest */
 			return -1;
 		}
@@ -1074,14 +1133,27 @@ static int name_compile(const struct ldr *l, const cJSON *j, const char *stem,
 
 /* The top-level members, in the order the format lists them. */
 enum member {
-	M_NAME, M_TITLE, M_DOCS, M_KIND, M_DETECT, M_EVENTS, M_FIELDS, M_SEVMAP, M_SEVDEF,
-	M_RESOLVED, M_IGNORE, M_LABELS, M_TAGS, M_FINGERPRINT, NMEMBER
+	M_NAME, M_TITLE, M_NOTES, M_DOCS, M_KIND, M_DETECT, M_EVENTS, M_FIELDS, M_SEVMAP,
+	M_SEVDEF, M_RESOLVED, M_IGNORE, M_IGNORE_REASON, M_LABELS, M_TAGS, M_FINGERPRINT,
+	NMEMBER
 };
 
 static const char *const member_names[NMEMBER] = {
-	"name", "title", "docs", "kind", "detect", "events", "fields", "severity_map",
-	"severity_default", "resolved", "ignore", "labels", "tags", "fingerprint",
+	"name", "title", "notes", "docs", "kind", "detect", "events", "fields", "severity_map",
+	"severity_default", "resolved", "ignore", "ignore_reason", "labels", "tags",
+	"fingerprint",
 };
+
+/* Characters (UTF-8 code points) in s: limits are about what a reader
+ * sees, not bytes. */
+static size_t text_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
 
 static int member_compile(const struct ldr *l, enum member m, const cJSON *e, const char *stem,
 			  struct profile *p)
@@ -1094,8 +1166,16 @@ static int member_compile(const struct ldr *l, enum member m, const cJSON *e, co
 	case M_TITLE:
 		if (str_member(l, "title", e, 1, &v) != 0)
 			return -1;
+		if (text_len(v) > PROFILE_MAX_TITLE)
+			return bad(l, "title",
+				   "%zu characters, at most %d (keep it short: status policy and "
+				   "mapping choices go in \"notes\")",
+				   text_len(v), PROFILE_MAX_TITLE);
 		p->title = ax_xstrdup(v);
 		return 0;
+	case M_NOTES:
+		/* Free text for profile readers; validated, never kept. */
+		return str_member(l, "notes", e, 0, &v);
 	case M_DOCS:
 		return str_member(l, "docs", e, 0, &v);
 	case M_KIND:
@@ -1107,7 +1187,7 @@ static int member_compile(const struct ldr *l, enum member m, const cJSON *e, co
 				   "\"%.32s\" is not alert, deploy, change, ticket or check", v);
 		return ax_kind_parse(v, &p->kind) == 0 ? 0 : bad(l, "kind", "unknown");
 	case M_DETECT:
-		return conds_compile(l, "detect", e, &p->detect, 2);
+		return conds_compile(l, "detect", e, &p->detect, 2, 0);
 	case M_EVENTS:
 		p->has_events = 1;
 		return ptr_compile(l, "events", e, &p->events);
@@ -1118,9 +1198,20 @@ static int member_compile(const struct ldr *l, enum member m, const cJSON *e, co
 	case M_SEVDEF:
 		return sev_compile(l, "severity_default", e, &p->sev_default);
 	case M_RESOLVED:
-		return conds_compile(l, "resolved", e, &p->resolved, 1);
+		return conds_compile(l, "resolved", e, &p->resolved, 1, 0);
 	case M_IGNORE:
-		return conds_compile(l, "ignore", e, &p->ignore, 1);
+		return conds_compile(l, "ignore", e, &p->ignore, 1, 0);
+	case M_IGNORE_REASON:
+		/* Compiled after M_IGNORE (enum order), so p->ignore is known. */
+		if (str_member(l, "ignore_reason", e, 1, &v) != 0)
+			return -1;
+		if (p->ignore.n == 0)
+			return bad(l, "ignore_reason", "given without \"ignore\"");
+		if (text_len(v) > PROFILE_MAX_REASON)
+			return bad(l, "ignore_reason", "%zu characters, at most %d", text_len(v),
+				   PROFILE_MAX_REASON);
+		p->ignore_reason = ax_xstrdup(v);
+		return 0;
 	case M_LABELS:
 		return labels_compile(l, e, p);
 	case M_TAGS:

@@ -1,7 +1,7 @@
 /* profile.h - declarative source profiles: a JSON file per long-tail
  * sender (detection rule, JSON-pointer field mapping, severity map,
- * resolved rule), turned into registry drivers at start.  The format is
- * documented in ingest/profiles/README.md. */
+ * resolved and ignore rules), turned into registry drivers at start.  The
+ * format is documented in ingest/profiles/README.md. */
 #ifndef INGEST_PROFILE_H
 #define INGEST_PROFILE_H
 

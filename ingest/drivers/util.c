@@ -323,7 +323,8 @@ static char *scalar_str(const cJSON *v)
 
 int ingest_copy_tags(cJSON *dst, const cJSON *tags)
 {
-	static const char *const kkeys[] = { "key", "name", "tag", "k", NULL };
+	/* "tag_id" is BigPanda's ({"tag_id": k, "value": v} in incident_tags). */
+	static const char *const kkeys[] = { "key", "name", "tag", "tag_id", "k", NULL };
 	static const char *const vkeys[] = { "value", "v", NULL };
 	const cJSON *e;
 	int n = 0;

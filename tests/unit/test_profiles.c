@@ -11,19 +11,28 @@
  * (every member the expect file gives, compared exactly; labels as a
  * subset), every fingerprint is 64 hex digits and distinct within the
  * payload, and a <name>.resolved.json, when present, is detected as
- * <name>, resolves, and keeps the firing fingerprint.  Two optional
- * files extend this: <name>.headers.json (an object of request headers
- * sent with both fixtures, for senders detected by a header) and
- * <name>.ignore.json (a test notification that must yield no signal).
+ * <name>, resolves, keeps the firing fingerprint and, with a
+ * <name>.resolved.expect.json, normalises to what that lists.  A sender
+ * with more than one kind of event adds cases: <name>.<case>.json with
+ * <name>.<case>.expect.json and optionally <name>.<case>.resolved.json
+ * (+ .resolved.expect.json), checked the same way, the resolved one
+ * against its own case's firing fingerprint.  <name>.headers.json (an
+ * object of request headers sent with every fixture, for senders detected
+ * by a header) and <name>.ignore.json (required exactly when the profile
+ * has an ignore rule: no signal, answered with the profile's
+ * ignore_reason) complete the set, and a fixture file whose name fits
+ * none of these patterns is a problem (a misspelt one would be skipped).
  * Every problem of every profile is printed before the test fails, so
  * one run lists them all.
  *
  * Engine part: small profiles compiled in memory (ingest_profile_compile,
- * not registered) exercise each COND test, each SRC form, "events" with
- * "#/" pointers, ignore, severity_map precedence, times, tags and the
- * fingerprint; every validation error is provoked through
+ * not registered) exercise each COND test, "any" (nested, and in each of
+ * detect, resolved and ignore), each SRC form, "events" with "#/"
+ * pointers, ignore and ignore_reason, notes and the title limit,
+ * severity_map precedence, times, tags (BigPanda's tag_id shape too) and
+ * the fingerprint; every validation error is provoked through
  * ingest_profiles_load on a mkdtemp directory and must name the file and
- * the member. */
+ * the member path. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,6 +61,9 @@
 #define OK_DETECT "\"detect\":[{\"ptr\":\"/a\"},{\"ptr\":\"/b\"}]"
 #define OK_FIELDS "\"fields\":{\"name\":\"/n\"}"
 #define HEAD "\"name\":\"bad\",\"title\":\"t\","
+/* 121 characters: one more than an ignore_reason may have */
+#define R10 "0123456789"
+#define R121 R10 R10 R10 R10 R10 R10 R10 R10 R10 R10 R10 R10 "!"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -397,29 +409,39 @@ static void check_expect(const char *name, const cJSON *expect, const struct ing
 	}
 }
 
-static void check_profile(const char *name)
+/* The words that name a fixture's role; anything else after "<name>." is
+ * a case label. */
+static const char *const fixture_roles[] = { "expect", "resolved", "ignore", "headers", NULL };
+
+static int is_role(const char *w, size_t len)
 {
-	const struct ingest_driver *d = ingest_driver_find(name);
+	size_t i;
+
+	for (i = 0; fixture_roles[i] != NULL; i++) {
+		if (strlen(fixture_roles[i]) == len && strncmp(w, fixture_roles[i], len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* One fixture case: <stem>.json (firing) with <stem>.expect.json, and
+ * optionally <stem>.resolved.json with <stem>.resolved.expect.json; stem
+ * is "<name>" or "<name>.<case>". */
+static void check_case(const char *name, const struct ingest_driver *d, const cJSON *headers,
+		       const char *stem)
+{
 	struct ingest_batch fire, res;
 	char path[512], rpath[512];
-	cJSON *headers = NULL, *expect;
+	cJSON *expect;
 	size_t i, j;
 
-	if (d == NULL || !is_profile(d)) {
-		problem(name, "not registered as a profile");
-		return;
-	}
-	snprintf(path, sizeof(path), PFIX "%s.headers.json", name);
-	if (file_exists(path) && !cJSON_IsObject(headers = load_json(path)))
-		problem(name, "%s is not a JSON object", path);
-	snprintf(path, sizeof(path), PFIX "%s.expect.json", name);
+	snprintf(path, sizeof(path), PFIX "%s.expect.json", stem);
 	expect = load_json(path);
 	if (expect == NULL)
 		problem(name, "%s is missing or not valid JSON", path);
-	snprintf(path, sizeof(path), PFIX "%s.json", name);
+	snprintf(path, sizeof(path), PFIX "%s.json", stem);
 	if (run_fixture(name, d, path, headers, &fire) != 0) {
 		cJSON_Delete(expect);
-		cJSON_Delete(headers);
 		return;
 	}
 	check_signal_common(name, path, &fire);
@@ -429,8 +451,9 @@ static void check_profile(const char *name)
 	}
 	if (expect != NULL)
 		check_expect(name, expect, &fire);
+	cJSON_Delete(expect);
 
-	snprintf(rpath, sizeof(rpath), PFIX "%s.resolved.json", name);
+	snprintf(rpath, sizeof(rpath), PFIX "%s.resolved.json", stem);
 	if (file_exists(rpath) && run_fixture(name, d, rpath, headers, &res) == 0) {
 		check_signal_common(name, rpath, &res);
 		for (i = 0; i < res.n; i++) {
@@ -441,44 +464,176 @@ static void check_profile(const char *name)
 					break;
 			}
 			if (j == fire.n)
-				problem(name,
-					"%s: signal %zu's fingerprint matches no firing signal",
-					rpath, i);
+				problem(name, "%s: signal %zu's fingerprint matches no firing "
+					"signal of %s", rpath, i, path);
+		}
+		snprintf(path, sizeof(path), PFIX "%s.resolved.expect.json", stem);
+		if (file_exists(path)) {
+			expect = load_json(path);
+			if (expect == NULL)
+				problem(name, "%s is not valid JSON", path);
+			else
+				check_expect(name, expect, &res);
+			cJSON_Delete(expect);
 		}
 		ingest_batch_release(&res);
 	}
+	ingest_batch_release(&fire);
+}
 
-	snprintf(rpath, sizeof(rpath), PFIX "%s.ignore.json", name);
-	if (file_exists(rpath) && run_fixture(name, d, rpath, headers, &res) == 0) {
+/* The ignore fixture: required exactly when the profile has an ignore
+ * rule; it must give no signal and the profile's ignore_reason. */
+static void check_ignore(const char *name, const struct ingest_driver *d, const cJSON *headers)
+{
+	const cJSON *rule, *reason;
+	const char *want = "test notification";
+	struct ingest_batch res;
+	char path[512];
+	cJSON *prof;
+	int has_fixture;
+
+	snprintf(path, sizeof(path), PROFILES "/%s.json", name);
+	prof = load_json(path);
+	if (prof == NULL) {
+		problem(name, "%s cannot be read back", path);
+		return;
+	}
+	rule = cJSON_GetObjectItemCaseSensitive(prof, "ignore");
+	reason = cJSON_GetObjectItemCaseSensitive(prof, "ignore_reason");
+	if (cJSON_IsString(reason))
+		want = reason->valuestring;
+	snprintf(path, sizeof(path), PFIX "%s.ignore.json", name);
+	has_fixture = file_exists(path);
+	if (rule != NULL && !has_fixture)
+		problem(name, "has an ignore rule but no %s", path);
+	if (rule == NULL && has_fixture)
+		problem(name, "has %s but no ignore rule", path);
+	if (has_fixture && run_fixture(name, d, path, headers, &res) == 0) {
 		if (res.n != 0 || res.ignored == NULL)
-			problem(name, "%s: %zu signals, want none (ignored)", rpath, res.n);
+			problem(name, "%s: %zu signals, want none (ignored)", path, res.n);
+		else if (strcmp(res.ignored, want) != 0)
+			problem(name, "%s: ignored as \"%s\", want \"%s\"", path, res.ignored,
+				want);
 		ingest_batch_release(&res);
 	}
-	ingest_batch_release(&fire);
-	cJSON_Delete(expect);
+	cJSON_Delete(prof);
+}
+
+static void check_profile(const char *name, struct dirent **fix, int nfix)
+{
+	const struct ingest_driver *d = ingest_driver_find(name);
+	size_t nlen = strlen(name);
+	char path[512], stem[256];
+	cJSON *headers = NULL;
+	int i;
+
+	if (d == NULL || !is_profile(d)) {
+		problem(name, "not registered as a profile");
+		return;
+	}
+	snprintf(path, sizeof(path), PFIX "%s.headers.json", name);
+	if (file_exists(path) && !cJSON_IsObject(headers = load_json(path)))
+		problem(name, "%s is not a JSON object", path);
+	check_case(name, d, headers, name);
+	/* every <name>.<case>.json is a further case */
+	for (i = 0; i < nfix; i++) {
+		const char *f = fix[i]->d_name, *c = f + nlen + 1;
+		size_t flen = strlen(f), clen;
+
+		/* "<name>.<case>.json": at least one character of case */
+		if (flen <= nlen + 1 + 5 || strncmp(f, name, nlen) != 0 || f[nlen] != '.')
+			continue;
+		clen = flen - nlen - 1 - 5;
+		if (memchr(c, '.', clen) != NULL || is_role(c, clen))
+			continue;
+		if (snprintf(stem, sizeof(stem), "%s.%.*s", name, (int)clen, c) >=
+		    (int)sizeof(stem))
+			problem(name, "fixture %s: name too long", f);
+		else
+			check_case(name, d, headers, stem);
+	}
+	check_ignore(name, d, headers);
 	cJSON_Delete(headers);
+}
+
+/* Every file in the fixture directory belongs to a profile and has a
+ * name the checks read: <name>.json, <name>.<role>.json,
+ * <name>.resolved.expect.json, and the same after a case label
+ * (<name>.<case>[.expect|.resolved|.resolved.expect].json) whose firing
+ * <name>.<case>.json exists.  A misspelt fixture would otherwise be
+ * silently skipped. */
+static void check_fixture_name(const char *file)
+{
+	char name[256], rest[256], path[600];
+	const char *dot = strchr(file, '.'), *role;
+	size_t n = strlen(file);
+	const struct ingest_driver *d;
+	char *p;
+
+	if (dot == NULL || (size_t)(dot - file) >= sizeof(name))
+		goto bad;
+	snprintf(name, sizeof(name), "%.*s", (int)(dot - file), file);
+	d = ingest_driver_find(name);
+	if (d == NULL || !is_profile(d)) {
+		problem(name, "fixture %s belongs to no profile", file);
+		return;
+	}
+	snprintf(rest, sizeof(rest), "%.*s", (int)(n - 5 - (size_t)(dot - file)), dot);
+	/* rest: "" or ".w1.w2..." without ".json" */
+	if (rest[0] == '\0' || strcmp(rest, ".expect") == 0 || strcmp(rest, ".resolved") == 0 ||
+	    strcmp(rest, ".ignore") == 0 || strcmp(rest, ".headers") == 0 ||
+	    strcmp(rest, ".resolved.expect") == 0)
+		return;
+	/* a case: ".<case>" then nothing, ".expect", ".resolved" or ".resolved.expect" */
+	p = strchr(rest + 1, '.');
+	role = p != NULL ? p : "";
+	if (is_role(rest + 1, p != NULL ? (size_t)(p - rest - 1) : strlen(rest + 1)))
+		goto bad;
+	if (strcmp(role, "") != 0 && strcmp(role, ".expect") != 0 &&
+	    strcmp(role, ".resolved") != 0 && strcmp(role, ".resolved.expect") != 0)
+		goto bad;
+	if (p != NULL)
+		*p = '\0';
+	if (rest[1 + strspn(rest + 1, "abcdefghijklmnopqrstuvwxyz0123456789-")] != '\0')
+		goto bad; /* a case is named like a profile, [a-z0-9-]+ */
+	snprintf(path, sizeof(path), PFIX "%s%s.json", name, rest);
+	if (!file_exists(path))
+		problem(name, "fixture %s: its case has no firing fixture %s", file, path);
+	return;
+bad:
+	problem(dot != NULL ? name : file,
+		"fixture %s: not <name>[.<case>][.expect|.resolved|.resolved.expect|.ignore|"
+		".headers].json with <case> [a-z0-9-]+",
+		file);
 }
 
 static void test_every_profile(void **state)
 {
-	struct dirent **ents = NULL;
+	struct dirent **ents = NULL, **fix = NULL;
 	char name[256];
-	int n, i;
+	int n, nfix, i;
 
 	(void)state;
 	n = scandir(PROFILES, &ents, json_files, alphasort);
 	assert_true(n >= 0);
 	/* Every file became a driver, and the load saw all of them. */
 	assert_int_equal((size_t)n, nloaded);
+	nfix = scandir(PFIX, &fix, json_files, alphasort);
+	assert_true(nfix >= 0);
 	nproblems = 0;
 	for (i = 0; i < n; i++) {
 		size_t len = strlen(ents[i]->d_name) - 5;
 
 		snprintf(name, sizeof(name), "%.*s", (int)len, ents[i]->d_name);
-		check_profile(name);
+		check_profile(name, fix, nfix);
 		free(ents[i]);
 	}
 	free(ents);
+	for (i = 0; i < nfix; i++) {
+		check_fixture_name(fix[i]->d_name);
+		free(fix[i]);
+	}
+	free(fix);
 	if (nproblems != 0)
 		fail_msg("%d problem(s) in the profiles, listed above", nproblems);
 }
@@ -645,6 +800,44 @@ static void test_cond_type(void **state)
 	assert_true(cond_on("{\"ptr\":\"\",\"type\":\"array\"}", "[1]", NULL));
 	assert_true(cond_on("{\"header\":\"X-A\",\"type\":\"string\"}", doc, "{\"X-A\":\"1\"}"));
 	assert_false(cond_on("{\"header\":\"X-A\",\"type\":\"number\"}", doc, "{\"X-A\":\"1\"}"));
+}
+
+/* {"any": [...]}: one alternative is enough; alternatives may be any
+ * COND, another "any" included, down to four levels. */
+static void test_cond_any(void **state)
+{
+	static const char either[] =
+		"{\"any\":[{\"ptr\":\"/s\",\"equals\":\"down\"},"
+		"{\"ptr\":\"/s\",\"equals\":\"up\"}]}";
+	static const char mixed[] =
+		"{\"any\":[{\"header\":\"X-Sender\",\"equals\":\"acme\"},"
+		"{\"ptr\":\"/sender\",\"equals\":\"acme\"}]}";
+	/* a=1, or b=2, or c a number, or no d: four levels deep */
+	static const char nested[] =
+		"{\"any\":[{\"ptr\":\"/a\",\"equals\":\"1\"},"
+		"{\"any\":[{\"ptr\":\"/b\",\"equals\":\"2\"},"
+		"{\"any\":[{\"ptr\":\"/c\",\"type\":\"number\"},"
+		"{\"any\":[{\"ptr\":\"/d\",\"present\":false}]}]}]}]}";
+
+	(void)state;
+	assert_true(cond_on(either, "{\"s\":\"Down\"}", NULL));
+	assert_true(cond_on(either, "{\"s\":\"UP\"}", NULL));
+	assert_false(cond_on(either, "{\"s\":\"degraded\"}", NULL));
+	assert_false(cond_on(either, "{}", NULL));
+	/* a header or a body member */
+	assert_true(cond_on(mixed, "{}", "{\"x-sender\":\"ACME\"}"));
+	assert_true(cond_on(mixed, "{\"sender\":\"acme\"}", NULL));
+	assert_false(cond_on(mixed, "{\"sender\":\"other\"}", "{\"X-Sender\":\"other\"}"));
+	/* a single alternative is the condition itself */
+	assert_true(cond_on("{\"any\":[{\"ptr\":\"/x\",\"present\":false}]}", "{}", NULL));
+	assert_false(cond_on("{\"any\":[{\"ptr\":\"/x\",\"present\":false}]}", "{\"x\":1}",
+			     NULL));
+	/* each level decides */
+	assert_true(cond_on(nested, "{\"a\":\"1\",\"d\":0}", NULL));
+	assert_true(cond_on(nested, "{\"a\":\"0\",\"b\":2,\"d\":0}", NULL));
+	assert_true(cond_on(nested, "{\"a\":\"0\",\"c\":5,\"d\":0}", NULL));
+	assert_true(cond_on(nested, "{\"a\":\"0\"}", NULL));
+	assert_false(cond_on(nested, "{\"a\":\"0\",\"b\":\"3\",\"c\":\"5\",\"d\":0}", NULL));
 }
 
 /* Normalise doc with a profile compiled from text; fails unless AX_OK. */
@@ -835,6 +1028,192 @@ static void test_ignore(void **state)
 	norm("t-ign.json", prof, "{\"event\":\"test\",\"id\":1,\"name\":\"x\"}", &b);
 	assert_int_equal(b.n, 1);
 	assert_null(b.ignored);
+	ingest_batch_release(&b);
+}
+
+/* "any" in each rule: detect (headers too), resolved per event element
+ * with "#/" reaching the document, ignore on the whole request. */
+static void test_any_in_rules(void **state)
+{
+	static const char prof[] =
+		"{\"name\":\"t-any\",\"title\":\"t\","
+		"\"detect\":[{\"any\":[{\"header\":\"X-Sender\",\"equals\":\"acme\"},"
+		"{\"ptr\":\"/sender\",\"equals\":\"acme\"}]},"
+		"{\"ptr\":\"/checks\",\"type\":\"array\"}],"
+		"\"events\":\"/checks\",\"fields\":{\"name\":\"/name\"},"
+		"\"resolved\":[{\"any\":[{\"ptr\":\"/state\",\"in\":[\"up\",\"ok\"]},"
+		"{\"ptr\":\"#/all_clear\",\"equals\":\"true\"}]}],"
+		"\"ignore\":[{\"any\":[{\"ptr\":\"/event\",\"equals\":\"ping\"},"
+		"{\"header\":\"X-Test\",\"present\":true}]}],"
+		"\"fingerprint\":[\"/name\"]}";
+	const struct ingest_driver *d = compile_ok("t-any.json", prof);
+	static const char checks[] =
+		"{\"checks\":[{\"name\":\"a\",\"state\":\"down\"},"
+		"{\"name\":\"b\",\"state\":\"OK\"},"
+		"{\"name\":\"c\",\"state\":\"up\"}]}";
+	cJSON *doc = parse(checks), *sender = parse("{\"X-Sender\":\"acme\"}"),
+	      *test = parse("{\"X-Sender\":\"acme\",\"X-Test\":\"1\"}");
+	struct ingest_input in = input(doc, sender);
+	struct ingest_batch b;
+	char err[256] = "";
+	cJSON *j;
+
+	(void)state;
+	/* detect: the header alternative, the body alternative, neither */
+	assert_true(d->detect(d, &in));
+	in = input(doc, NULL);
+	assert_false(d->detect(d, &in));
+	j = parse("{\"sender\":\"acme\",\"checks\":[]}");
+	in = input(j, NULL);
+	assert_true(d->detect(d, &in));
+	cJSON_Delete(j);
+
+	/* resolved, per element */
+	in = input(doc, sender);
+	ingest_batch_init(&b);
+	assert_int_equal(d->normalize(d, &in, &b, err, sizeof(err)), AX_OK);
+	assert_int_equal(b.n, 3);
+	assert_int_equal(b.sig[0].status, AX_STATUS_FIRING);
+	assert_int_equal(b.sig[1].status, AX_STATUS_RESOLVED);
+	assert_int_equal(b.sig[2].status, AX_STATUS_RESOLVED);
+	ingest_batch_release(&b);
+	/* resolved, the "#/" alternative: the document clears every element */
+	j = parse("{\"all_clear\":true,\"checks\":[{\"name\":\"a\",\"state\":\"down\"}]}");
+	in = input(j, sender);
+	ingest_batch_init(&b);
+	assert_int_equal(d->normalize(d, &in, &b, err, sizeof(err)), AX_OK);
+	assert_int_equal(b.n, 1);
+	assert_int_equal(b.sig[0].status, AX_STATUS_RESOLVED);
+	ingest_batch_release(&b);
+	cJSON_Delete(j);
+
+	/* ignore: the header alternative, then the body alternative */
+	in = input(doc, test);
+	ingest_batch_init(&b);
+	assert_int_equal(d->normalize(d, &in, &b, err, sizeof(err)), AX_OK);
+	assert_int_equal(b.n, 0);
+	assert_string_equal(b.ignored, "test notification");
+	ingest_batch_release(&b);
+	j = parse("{\"event\":\"ping\",\"checks\":[{\"name\":\"a\"}]}");
+	in = input(j, sender);
+	ingest_batch_init(&b);
+	assert_int_equal(d->normalize(d, &in, &b, err, sizeof(err)), AX_OK);
+	assert_int_equal(b.n, 0);
+	assert_non_null(b.ignored);
+	ingest_batch_release(&b);
+	cJSON_Delete(j);
+
+	cJSON_Delete(doc);
+	cJSON_Delete(sender);
+	cJSON_Delete(test);
+	ingest_profile_free(d);
+}
+
+/* ignore_reason is what the request is answered with; it is the
+ * profile's own copy, so it outlives the profile text and the request. */
+static void test_ignore_reason(void **state)
+{
+	static const char prof[] =
+		"{\"name\":\"t-ign\",\"title\":\"t\"," OK_DETECT ","
+		"\"fields\":{\"name\":\"/name\"},"
+		"\"ignore\":[{\"ptr\":\"/event\",\"in\":[\"assigned\",\"commented\"]}],"
+		"\"ignore_reason\":\"assignment or comment: not a state change\"}";
+	char *text = strdup(prof), err[256] = "";
+	const struct ingest_driver *d = NULL;
+	struct ingest_batch b;
+	struct ingest_input in;
+	cJSON *j;
+
+	(void)state;
+	assert_non_null(text);
+	assert_int_equal(ingest_profile_compile("t-ign.json", text, strlen(text), &d, err,
+						sizeof(err)),
+			 AX_OK);
+	memset(text, 'x', strlen(text)); /* the profile keeps nothing of its text */
+	free(text);
+	j = parse("{\"event\":\"Commented\",\"name\":\"n\"}");
+	in = input(j, NULL);
+	ingest_batch_init(&b);
+	assert_int_equal(d->normalize(d, &in, &b, err, sizeof(err)), AX_OK);
+	cJSON_Delete(j); /* nor of the request */
+	assert_int_equal(b.n, 0);
+	assert_string_equal(b.ignored, "assignment or comment: not a state change");
+	ingest_batch_release(&b);
+	/* a state change is not ignored */
+	j = parse("{\"event\":\"resolved\",\"name\":\"n\"}");
+	in = input(j, NULL);
+	ingest_batch_init(&b);
+	assert_int_equal(d->normalize(d, &in, &b, err, sizeof(err)), AX_OK);
+	assert_int_equal(b.n, 1);
+	assert_null(b.ignored);
+	ingest_batch_release(&b);
+	cJSON_Delete(j);
+	ingest_profile_free(d);
+}
+
+/* notes: free text of any length, kept nowhere; the title is what
+ * --list-sources shows, and its limit counts characters, not bytes. */
+static void test_notes_and_title(void **state)
+{
+	char prof[8192], notes[4096], title[256];
+	const struct ingest_driver *d;
+	struct ingest_batch b;
+	size_t i, o = 0;
+
+	(void)state;
+	/* 150 * 23 = 3450 bytes of policy text, with escaped quotes and UTF-8 */
+	for (i = 0; i < 150; i++)
+		o += (size_t)snprintf(notes + o, sizeof(notes) - o,
+				      "st\\u00e4te \\\"%02zu\\\" = x; ", i % 100);
+	assert_int_equal(o, 3450);
+	snprintf(prof, sizeof(prof),
+		 "{\"name\":\"t-notes\",\"title\":\"Short title\",\"notes\":\"%s\"," OK_DETECT ","
+		 "\"fields\":{\"name\":\"/n\"}}",
+		 notes);
+	d = compile_ok("t-notes.json", prof);
+	assert_string_equal(d->title, "Short title");
+	ingest_profile_free(d);
+	/* empty notes are allowed too */
+	norm("t-notes.json",
+	     "{\"name\":\"t-notes\",\"title\":\"t\",\"notes\":\"\"," OK_DETECT ","
+	     "\"fields\":{\"name\":\"/n\"}}",
+	     "{\"n\":\"x\"}", &b);
+	assert_int_equal(b.n, 1);
+	ingest_batch_release(&b);
+	/* 64 two-byte characters (128 bytes) are a valid title */
+	o = 0;
+	for (i = 0; i < 64; i++)
+		o += (size_t)snprintf(title + o, sizeof(title) - o, "\xc3\xa9");
+	snprintf(prof, sizeof(prof),
+		 "{\"name\":\"t-notes\",\"title\":\"%s\"," OK_DETECT ","
+		 "\"fields\":{\"name\":\"/n\"}}",
+		 title);
+	d = compile_ok("t-notes.json", prof);
+	assert_string_equal(d->title, title);
+	ingest_profile_free(d);
+}
+
+/* BigPanda's tag shape: [{"tag_id": k, "value": v}]. */
+static void test_tags_tag_id(void **state)
+{
+	static const char prof[] =
+		"{\"name\":\"t-tags\",\"title\":\"t\"," OK_DETECT ","
+		"\"fields\":{\"name\":{\"const\":\"n\"}},\"tags\":\"/incident_tags\"}";
+	struct ingest_batch b;
+
+	(void)state;
+	norm("t-tags.json", prof,
+	     "{\"incident_tags\":[{\"tag_id\":\"priority\",\"value\":\"P1\"},"
+	     "{\"tag_id\":\"business_service\",\"value\":\"Checkout\"},"
+	     "{\"tag_id\":\"tier\",\"value\":2},{\"tag_id\":\"flag\"},{\"value\":\"orphan\"}]}",
+	     &b);
+	assert_int_equal(b.n, 1);
+	assert_string_equal(label(&b.sig[0], "priority"), "P1");
+	assert_string_equal(label(&b.sig[0], "business_service"), "Checkout");
+	assert_string_equal(label(&b.sig[0], "tier"), "2");
+	assert_string_equal(label(&b.sig[0], "flag"), "");
+	/* a value without a key names no label */
+	assert_int_equal(cJSON_GetArraySize(b.sig[0].labels), 4);
 	ingest_batch_release(&b);
 }
 
@@ -1142,6 +1521,62 @@ static void test_validation_errors(void **state)
 		{ "bad.json",
 		  "{\"name\":\"bad\",\"title\":\"\"," OK_DETECT "," OK_FIELDS "}", "title",
 		  "must not be empty" },
+		/* "any" */
+		{ "bad.json",
+		  "{" HEAD OK_DETECT "," OK_FIELDS
+		  ",\"resolved\":[{\"any\":[{\"ptr\":\"/a\"},{\"ptr\":\"b\"}]}]}",
+		  "resolved[0].any[1].ptr", "not a JSON pointer" },
+		{ "bad.json",
+		  "{" HEAD OK_DETECT "," OK_FIELDS ",\"resolved\":[{\"ptr\":\"/s\"},"
+		  "{\"any\":[{\"ptr\":\"/a\"},{\"any\":[{\"ptr\":\"/b\",\"equals\":1}]}]}]}",
+		  "resolved[1].any[1].any[0].equals", "must be a string" },
+		{ "bad.json", "{" HEAD "\"detect\":[{\"any\":[]},{\"ptr\":\"/a\"}]," OK_FIELDS "}",
+		  "detect[0].any", "must not be empty" },
+		{ "bad.json",
+		  "{" HEAD "\"detect\":[{\"ptr\":\"/a\"},{\"any\":{\"ptr\":\"/a\"}}],"
+		  OK_FIELDS "}",
+		  "detect[1].any", "array of conditions" },
+		{ "bad.json",
+		  "{" HEAD "\"detect\":[{\"ptr\":\"/a\"},{\"any\":[\"/a\"]}]," OK_FIELDS "}",
+		  "detect[1].any[0]", "must be an object" },
+		{ "bad.json",
+		  "{" HEAD OK_DETECT "," OK_FIELDS
+		  ",\"ignore\":[{\"any\":[{\"ptr\":\"/a\"}],\"ptr\":\"/b\"}]}",
+		  "ignore[0]", "no other member" },
+		{ "bad.json",
+		  "{" HEAD OK_DETECT "," OK_FIELDS
+		  ",\"ignore\":[{\"any\":[{\"ptr\":\"/a\",\"any\":[{\"ptr\":\"/b\"}]}]}]}",
+		  "ignore[0].any[0]", "no other member" },
+		{ "bad.json",
+		  "{" HEAD OK_DETECT "," OK_FIELDS ",\"resolved\":[{\"any\":[{\"any\":[{\"any\":["
+		  "{\"any\":[{\"any\":[{\"ptr\":\"/a\"}]}]}]}]}]}]}",
+		  "resolved[0].any[0].any[0].any[0].any[0].any", "nested deeper than 4" },
+		{ "bad.json",
+		  "{" HEAD OK_DETECT "," OK_FIELDS ",\"resolved\":[{\"ptr\":\"/a\",\"all\":[]}]}",
+		  "resolved[0].all", "or is {\"any\": [...]}" },
+		/* notes, title, ignore_reason */
+		{ "bad.json", "{" HEAD OK_DETECT "," OK_FIELDS ",\"notes\":[\"a\",\"b\"]}", "notes",
+		  "must be a string" },
+		{ "bad.json", "{" HEAD OK_DETECT "," OK_FIELDS ",\"notes\":\"a\",\"notes\":\"b\"}",
+		  "notes", "given twice" },
+		{ "bad.json",
+		  "{\"name\":\"bad\",\"title\":\"Acme uptime checks, status policy: "
+		  "down = critical, degraded = high\"," OK_DETECT "," OK_FIELDS "}",
+		  "title", "67 characters, at most 64" },
+		{ "bad.json",
+		  "{" HEAD OK_DETECT "," OK_FIELDS ",\"ignore\":[{\"ptr\":\"/t\"}],"
+		  "\"ignore_reason\":\"\"}",
+		  "ignore_reason", "must not be empty" },
+		{ "bad.json",
+		  "{" HEAD OK_DETECT "," OK_FIELDS ",\"ignore\":[{\"ptr\":\"/t\"}],"
+		  "\"ignore_reason\":true}",
+		  "ignore_reason", "must be a string" },
+		{ "bad.json", "{" HEAD OK_DETECT "," OK_FIELDS ",\"ignore_reason\":\"ping\"}",
+		  "ignore_reason", "without \"ignore\"" },
+		{ "bad.json",
+		  "{" HEAD OK_DETECT "," OK_FIELDS ",\"ignore\":[{\"ptr\":\"/t\"}],"
+		  "\"ignore_reason\":\"" R121 "\"}",
+		  "ignore_reason", "121 characters, at most 120" },
 		/* names the registry already holds */
 		{ "alertmanager.json",
 		  "{\"name\":\"alertmanager\",\"title\":\"t\"," OK_DETECT "," OK_FIELDS "}", "name",
@@ -1241,11 +1676,16 @@ int main(void)
 		cmocka_unit_test(test_cond_equals),
 		cmocka_unit_test(test_cond_in_prefix),
 		cmocka_unit_test(test_cond_type),
+		cmocka_unit_test(test_cond_any),
 		cmocka_unit_test(test_src_pointer),
 		cmocka_unit_test(test_src_first_const_template),
 		cmocka_unit_test(test_events_batch),
 		cmocka_unit_test(test_events_errors),
 		cmocka_unit_test(test_ignore),
+		cmocka_unit_test(test_any_in_rules),
+		cmocka_unit_test(test_ignore_reason),
+		cmocka_unit_test(test_notes_and_title),
+		cmocka_unit_test(test_tags_tag_id),
 		cmocka_unit_test(test_severity_map),
 		cmocka_unit_test(test_times_tags_kind),
 		cmocka_unit_test(test_fingerprint),
