@@ -480,14 +480,59 @@ static void on_append(ax_err rc, const struct ingest_batch_result *r, void *arg)
 
 /* ------------------------------------------------------------ checks */
 
+/* A form-encoded body as a JSON document.  Some senders post their JSON
+ * as one form field (Papertrail and AppOptics: payload=<json>; Uptime
+ * Kuma's form mode: data=<json>): that field's JSON is the document.
+ * Others post plain fields (Alibaba CloudMonitor): they become an object
+ * of strings, which drivers and profiles read like any JSON.  NULL when
+ * the body is not a form (or holds a NUL byte). */
+static cJSON *form_doc(const char *body, size_t len)
+{
+	static const char *const wrapped[] = { "payload", "data", "json", NULL };
+	struct evkeyvalq q;
+	struct evkeyval *kv;
+	cJSON *doc = NULL;
+	char *text;
+	size_t i;
+
+	if (memchr(body, '\0', len) != NULL)
+		return NULL;
+	text = ax_xmalloc(len + 1);
+	memcpy(text, body, len);
+	text[len] = '\0';
+	TAILQ_INIT(&q);
+	if (evhttp_parse_query_str(text, &q) != 0 || TAILQ_EMPTY(&q))
+		goto out;
+	for (i = 0; wrapped[i] != NULL && doc == NULL; i++) {
+		const char *v = evhttp_find_header(&q, wrapped[i]);
+
+		if (v != NULL)
+			doc = ax_json_parse(v, strlen(v), JSON_MAX_DEPTH);
+	}
+	if (doc != NULL)
+		goto out;
+	doc = cJSON_CreateObject();
+	if (doc == NULL)
+		abort();
+	TAILQ_FOREACH(kv, &q, next) {
+		if (cJSON_GetObjectItemCaseSensitive(doc, kv->key) == NULL &&
+		    cJSON_AddStringToObject(doc, kv->key, kv->value) == NULL)
+			abort();
+	}
+out:
+	evhttp_clear_headers(&q);
+	free(text);
+	return doc;
+}
+
 enum media { MEDIA_JSON, MEDIA_FORM, MEDIA_OTHER };
 
 /* application/json, any type/subtype+json, or text/plain (SNS and some
  * scripts send JSON as text/plain: FORMATS.md section 16) are JSON;
  * parameters such as charset are ignored.  application/x-www-form-urlencoded
  * is what curl -d and libcurl's CURLOPT_POSTFIELDS put on any body when the
- * caller sets no type, so a JSON body under that label is accepted; a body
- * that is really form-encoded fails to parse and gets the 415. */
+ * caller sets no type, so a JSON body under that label is taken as JSON;
+ * a body that really is a form goes through form_doc(). */
 static enum media media_of(const char *ct)
 {
 	const char *end;
@@ -798,9 +843,13 @@ static void wh_validate(struct webhook *w)
 	}
 	doc = ax_json_parse((const char *)evbuffer_pullup(body, -1), len, JSON_MAX_DEPTH);
 	if (doc == NULL && media == MEDIA_FORM) {
-		refuse(s, req, w->src, 415, INGEST_R_MEDIA_TYPE, tenant, NULL,
-		       "form-encoded bodies are not accepted; send JSON (application/json)");
-		goto done;
+		doc = form_doc((const char *)evbuffer_pullup(body, -1), len);
+		if (doc == NULL) {
+			refuse(s, req, w->src, 400, INGEST_R_BAD_REQUEST, tenant, NULL,
+			       "body is neither JSON nor a valid form (application/"
+			       "x-www-form-urlencoded)");
+			goto done;
+		}
 	}
 	if (doc == NULL) {
 		refuse(s, req, w->src, 400, INGEST_R_INVALID_JSON, tenant, NULL,

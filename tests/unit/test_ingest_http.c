@@ -667,9 +667,13 @@ static void test_refusals(void **state)
 	http(&r, EVHTTP_REQ_POST, "/v1/webhooks/alertmanager", xml, fixture, len);
 	assert_refusal(&r, 415, "unsupported_media_type");
 	resp_free(&r);
-	/* curl's default label on a body that really is a form. */
+	/* A real form: its fields become the document, which the named
+	 * driver then judges (no alerts[] here). */
 	http(&r, EVHTTP_REQ_POST, "/v1/webhooks/alertmanager", form, "a=1&b=2", 7);
-	assert_refusal(&r, 415, "unsupported_media_type");
+	assert_refusal(&r, 422, "unprocessable");
+	resp_free(&r);
+	http(&r, EVHTTP_REQ_POST, "/v1/webhooks/alertmanager", form, "%zz=&&=", 7);
+	assert_refusal(&r, 400, "bad_request");
 	resp_free(&r);
 	http(&r, EVHTTP_REQ_POST, "/v1/webhooks/alertmanager", ok, "{\"alerts\": [", 12);
 	assert_refusal(&r, 400, "invalid_json");
@@ -881,6 +885,50 @@ static void test_accept_and_dedup(void **state)
 	assert_int_equal(json_int(r.json, "accepted"), 2);
 	resp_free(&r);
 	assert_int_equal(redis_int("XLEN %s", AX_STREAM_SIGNALS), 8);
+}
+
+/* Form-encoded senders: JSON wrapped in one field (Papertrail's
+ * payload=, Uptime Kuma's data=), or plain fields. */
+static void test_form_bodies(void **state)
+{
+	char auth[1024];
+	const char *h[] = { auth, "Content-Type: application/x-www-form-urlencoded", NULL };
+	static const char wrapped[] =
+		"payload=%7B%22name%22%3A%22DiskFull%22%2C%22severity%22%3A%22critical%22%2C"
+		"%22host%22%3A%22db-1%22%7D";
+	static const char fields[] = "name=QueueLag&severity=warning&service=billing";
+	struct resp r;
+	redisContext *c;
+	redisReply *x;
+
+	(void)state;
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", F.token);
+	assert_int_equal(http(&r, EVHTTP_REQ_POST, "/v1/webhooks/generic", h, wrapped,
+			      sizeof(wrapped) - 1), 202);
+	assert_int_equal(json_int(r.json, "accepted"), 1);
+	resp_free(&r);
+	assert_int_equal(http(&r, EVHTTP_REQ_POST, "/v1/webhooks", h, fields, sizeof(fields) - 1),
+			 202);
+	assert_int_equal(json_int(r.json, "accepted"), 1);
+	resp_free(&r);
+	/* What reached the stream is what the fields said. */
+	c = redis_sync();
+	x = redisCommand(c, "XRANGE %s - +", AX_STREAM_SIGNALS);
+	assert_int_equal(x->type, REDIS_REPLY_ARRAY);
+	assert_int_equal(x->elements, 2);
+	{
+		redisReply *f0 = x->element[0]->element[1], *f1 = x->element[1]->element[1];
+		const char *d0 = f0->element[f0->elements - 1]->str;
+		const char *d1 = f1->element[f1->elements - 1]->str;
+
+		assert_non_null(strstr(d0, "\"name\":\"DiskFull\""));
+		assert_non_null(strstr(d0, "\"severity\":\"critical\""));
+		assert_non_null(strstr(d0, "\"host\":\"db-1\""));
+		assert_non_null(strstr(d1, "\"name\":\"QueueLag\""));
+		assert_non_null(strstr(d1, "\"service\":\"billing\""));
+	}
+	freeReplyObject(x);
+	redisFree(c);
 }
 
 static void test_noscript_fallback(void **state)
@@ -1151,6 +1199,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wire_errors_are_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accept_and_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_form_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noscript_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_down_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_timeout_then_retry, setup, teardown),
