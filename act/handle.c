@@ -149,7 +149,7 @@ static ax_err claim(struct act *a, const struct ax_entry *e, struct claim *cl, i
 	if (rc != AX_OK)
 		return rc;
 	cl->payload = cl->payload_text != NULL ? ax_json_parse(cl->payload_text,
-							       strlen(cl->payload_text), 0)
+							       strlen(cl->payload_text), AX_JSON_ENTRY_DEPTH)
 					       : NULL;
 	cl->event = ax_json_str(cl->payload, "event");
 	cl->incident_id = ax_json_str(cl->payload, "incident_id");

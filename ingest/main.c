@@ -177,7 +177,7 @@ static int cmd_normalize(const char *path, const char *source, const struct cli_
 		fprintf(stderr, "alexus-ingest: cannot read '%s': %s\n", path, strerror(errno));
 		return 1;
 	}
-	doc = ax_json_parse(buf, len, 64);
+	doc = ax_json_parse(buf, len, AX_JSON_PAYLOAD_DEPTH);
 	free(buf);
 	if (doc == NULL) {
 		fprintf(stderr, "alexus-ingest: '%s' is not valid JSON (or nested deeper than 64)\n",

@@ -100,7 +100,7 @@
 #include "metrics.h"
 #include "server.h"
 
-#define JSON_MAX_DEPTH 64
+#define JSON_MAX_DEPTH AX_JSON_PAYLOAD_DEPTH
 #define FLUSH_GRACE_MS 500   /* after the drain deadline, for the last replies */
 #define WEBHOOK_PREFIX "/v1/webhooks"
 

@@ -627,7 +627,7 @@ ax_err reason_handle(struct reason *r, redisContext *c, const struct ax_entry *e
 	why = envelope_problem(e);
 	if (why != NULL)
 		return dead_letter(c, e, why, errbuf, errlen);
-	data = ax_json_parse(e->data, strlen(e->data), 0);
+	data = ax_json_parse(e->data, strlen(e->data), AX_JSON_ENTRY_DEPTH);
 	if (data == NULL)
 		return dead_letter(c, e, "data is not valid JSON", errbuf, errlen);
 

@@ -5,6 +5,13 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+/* The deepest sender payload ingest accepts, and the depth a consumer
+ * allows for a stream entry's data: a signal carries the payload (or one
+ * event of it) in "raw", a few levels deeper than the sender wrote it, so
+ * every payload ingest accepted must parse again downstream. */
+#define AX_JSON_PAYLOAD_DEPTH 64
+#define AX_JSON_ENTRY_DEPTH (AX_JSON_PAYLOAD_DEPTH + 8)
+
 /* Parse at most len bytes (not NUL-terminated).  Refuses nesting deeper
  * than max_depth (0 = 64) so a hostile body cannot blow the stack in
  * cJSON's recursive parser.  NULL on any error. */
