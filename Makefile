@@ -100,7 +100,26 @@ $(BUILD)/t/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 asan:
-	$(MAKE) BUILD=build-asan BIN=build-asan/bin SANITIZE=address,undefined CFLAGS="-O1 -g" all
+	$(MAKE) BUILD=build-asan BIN=build-asan/bin SANITIZE=address,undefined,float-cast-overflow CFLAGS="-O1 -g" all
+
+# make fuzz: every tests/fuzz/fuzz_*.c is a libFuzzer harness, linked by
+# clang into build-fuzz/fuzz/ over the library and ingest compiled with
+# -fsanitize=fuzzer-no-link,address,undefined, then run by scripts/fuzz
+# (FUZZ_SECONDS per source, FUZZ_NORMALIZE_SECONDS; see the script).
+# make fuzz-short is the CI pass; fuzz-bins is fuzz-build's inner step.
+# Warnings are shown but not errors here: the gcc build is the -Werror
+# gate, and a clang-only warning must not stop a fuzzing run.
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+.PHONY: fuzz fuzz-short fuzz-build fuzz-bins
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz BIN=build-fuzz/bin CC=clang \
+		SANITIZE=fuzzer-no-link,address,undefined CFLAGS="-O1 -g -Wno-error" fuzz-bins
+fuzz-bins: $(FUZZ_BIN)
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(INGEST_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+fuzz fuzz-short: fuzz-build $(BIN)/alexus-ingest
+	scripts/fuzz $(if $(filter fuzz-short,$@),--short)
 
 # The two commands of the README.  Both install what is missing first.
 test:
@@ -118,7 +137,14 @@ run:
 stop:
 	scripts/stack down
 
+# The ingest benchmark (alexus-ingest next to Prometheus Alertmanager, on
+# servers it starts itself; knobs at the top of the script).  Figures:
+# docs/benchmarks.md.
+.PHONY: bench-ingest
+bench-ingest: all
+	scripts/bench-ingest
+
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
 
 -include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)

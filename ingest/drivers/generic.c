@@ -32,6 +32,7 @@
  *
  * Detection: an object with a name/title/alertname string, or whose
  * "alerts" array starts with such an object, or an array that does. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,8 @@ static int event_id(const cJSON *ev, char *buf, size_t len)
 			snprintf(buf, len, "%s", v->valuestring);
 			return 1;
 		}
-		if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble) {
+		if (cJSON_IsNumber(v) && fabs(v->valuedouble) <= 9007199254740992.0 &&
+		    v->valuedouble == (double)(long long)v->valuedouble) {
 			snprintf(buf, len, "%lld", (long long)v->valuedouble);
 			return 1;
 		}

@@ -60,7 +60,8 @@ int ingest_copy_strmap(cJSON *dst, const cJSON *src)
 			v = e->valuestring;
 		} else if (cJSON_IsNumber(e)) {
 			/* %.17g round-trips a double; integers print bare. */
-			if (e->valuedouble == (double)(long long)e->valuedouble)
+			if (fabs(e->valuedouble) <= 9007199254740992.0 &&
+		    e->valuedouble == (double)(long long)e->valuedouble)
 				snprintf(num, sizeof(num), "%lld", (long long)e->valuedouble);
 			else
 				snprintf(num, sizeof(num), "%.17g", e->valuedouble);
@@ -145,6 +146,8 @@ int ingest_time_epoch(double v, char out[INGEST_TIME_LEN])
 		ms = floor(v / 1e3);
 	else
 		ms = floor(v / 1e6);
+	if (ms / 1e3 > 253402300799.0)
+		return -1;  /* after 9999 (fmt_utc's bound), and beyond long long */
 	return fmt_utc((long long)(ms / 1e3), (int)fmod(ms, 1e3), out);
 }
 
@@ -310,7 +313,8 @@ static char *scalar_str(const cJSON *v)
 	if (cJSON_IsString(v) && v->valuestring != NULL && v->valuestring[0] != '\0')
 		return ax_xstrdup(v->valuestring);
 	if (cJSON_IsNumber(v)) {
-		if (v->valuedouble == (double)(long long)v->valuedouble)
+		if (fabs(v->valuedouble) <= 9007199254740992.0 &&
+		    v->valuedouble == (double)(long long)v->valuedouble)
 			snprintf(num, sizeof(num), "%lld", (long long)v->valuedouble);
 		else
 			snprintf(num, sizeof(num), "%.17g", v->valuedouble);
