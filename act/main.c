@@ -48,14 +48,6 @@
 #define STREAM AX_STREAM_ACTIONS
 #define GROUP AX_GROUP_ACT
 
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static ax_err handle(void *ctx, redisContext *c, const struct ax_entry *e, char *err,
 		     size_t errlen)
 {
@@ -67,7 +59,7 @@ int main(void)
 	struct ax_config cfg;
 	struct act r;
 	struct ax_worker_opts wo;
-	struct sigaction sa;
+	volatile sig_atomic_t *stop;
 	char err[512];
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -83,13 +75,7 @@ int main(void)
 		return 1;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: a sleep ends when asked to stop */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	stop = ax_worker_stop_on_signals();
 
 	if (ax_httpc_global_init() != 0) {
 		ax_error("libcurl failed to initialise");
@@ -98,7 +84,7 @@ int main(void)
 	}
 
 	r.cfg = &cfg;
-	r.stop = &stop;
+	r.stop = stop;
 	r.pg = ax_pg_new(cfg.database_url);
 	ax_info("act starting: consumer %s, group %s on %s", cfg.consumer, GROUP, STREAM);
 	{
@@ -117,7 +103,7 @@ int main(void)
 	wo.group = GROUP;
 	wo.cfg = &cfg;
 	wo.pg = r.pg;
-	wo.stop = &stop;
+	wo.stop = stop;
 	wo.handle = handle;
 	wo.ctx = &r;
 	ax_worker_run(&wo);

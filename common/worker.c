@@ -4,6 +4,7 @@
  * Daemon scaffolding: this is the one part of libalexus that logs (through
  * alexus/log.h), since the loop's outages, retries and dead letters are
  * what a daemon operator reads.  The library proper never logs. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,28 @@ static void reclaim(struct loop *l)
 				l->cfg->claim_idle_ms);
 		process_batch(l, n);
 	} while (!STOP(l) && strcmp(cursor, "0-0") != 0 && ++rounds < 10000);
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+volatile sig_atomic_t *ax_worker_stop_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return &stop_requested;
 }
 
 void ax_worker_run(const struct ax_worker_opts *o)

@@ -46,14 +46,6 @@
 #define STREAM AX_STREAM_SIGNALS
 #define GROUP AX_GROUP_REASON
 
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static ax_err handle(void *ctx, redisContext *c, const struct ax_entry *e, char *err,
 		     size_t errlen)
 {
@@ -65,7 +57,7 @@ int main(void)
 	struct ax_config cfg;
 	struct reason r;
 	struct ax_worker_opts wo;
-	struct sigaction sa;
+	volatile sig_atomic_t *stop;
 	char err[512];
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -81,13 +73,7 @@ int main(void)
 		return 1;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: a sleep ends when asked to stop */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	stop = ax_worker_stop_on_signals();
 
 	r.cfg = &cfg;
 	r.pg = ax_pg_new(cfg.database_url);
@@ -98,7 +84,7 @@ int main(void)
 	wo.group = GROUP;
 	wo.cfg = &cfg;
 	wo.pg = r.pg;
-	wo.stop = &stop;
+	wo.stop = stop;
 	wo.handle = handle;
 	wo.ctx = &r;
 	ax_worker_run(&wo);

@@ -19,8 +19,8 @@
  * returns AX_EAGAIN asks to leave the entry pending without a retry (a
  * stop requested mid-work).
  *
- * The caller installs the SIGTERM / SIGINT handler (no SA_RESTART) that
- * sets *stop; the loop then finishes the entry in hand and returns.  A
+ * The caller installs the SIGTERM / SIGINT handler that sets *stop
+ * (ax_worker_stop_on_signals); the loop then finishes the entry in hand and returns.  A
  * retry waiting on its backoff gives up at once and leaves the entry
  * pending for another consumer. */
 #ifndef AX_WORKER_H
@@ -47,6 +47,10 @@ struct ax_worker_opts {
 			 size_t errlen);
 	void *ctx;
 };
+
+/* Install SIGTERM and SIGINT handlers (no SA_RESTART, so a sleep ends
+ * when asked to stop) that set the returned flag, and ignore SIGPIPE. */
+volatile sig_atomic_t *ax_worker_stop_on_signals(void);
 
 /* Run the loop until *o->stop is set.  Owns the Redis connection and the
  * batch buffer, both released on return; the Postgres handle stays the
