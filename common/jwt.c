@@ -235,7 +235,8 @@ static int aud_matches(const cJSON *aud, const char *want)
 }
 
 static ax_err check_claims(const struct ax_jwt_opts *o, const cJSON *claims,
-			   char tenant[AX_TENANT_MAX + 1], char *errbuf, size_t errlen)
+			   char tenant[AX_TENANT_MAX + 1], double *valid_until, char *errbuf,
+			   size_t errlen)
 {
 	const cJSON *exp, *nbf, *iss, *aud, *tid;
 	double now = (double)time(NULL);
@@ -271,11 +272,21 @@ static ax_err check_claims(const struct ax_jwt_opts *o, const cJSON *claims,
 	if (!cJSON_IsString(tid) || !ax_tenant_valid(tid->valuestring))
 		return refuse(errbuf, errlen, "invalid tenant_id claim");
 	memcpy(tenant, tid->valuestring, strlen(tid->valuestring) + 1);
+	*valid_until = exp->valuedouble + leeway;
 	return AX_OK;
 }
 
 ax_err ax_jwt_verify(const struct ax_jwt_opts *o, const char *token,
 		     char tenant[AX_TENANT_MAX + 1], char *errbuf, size_t errlen)
+{
+	double until;
+
+	return ax_jwt_verify_until(o, token, tenant, &until, errbuf, errlen);
+}
+
+ax_err ax_jwt_verify_until(const struct ax_jwt_opts *o, const char *token,
+			   char tenant[AX_TENANT_MAX + 1], double *valid_until, char *errbuf,
+			   size_t errlen)
 {
 	const char *d1, *d2, *p;
 	cJSON *hdr = NULL, *claims = NULL;
@@ -287,7 +298,9 @@ ax_err ax_jwt_verify(const struct ax_jwt_opts *o, const char *token,
 
 	if (tenant != NULL)
 		tenant[0] = '\0';
-	if (o == NULL || o->alg == NULL || o->key == NULL || o->key_len == 0 ||
+	if (valid_until != NULL)
+		*valid_until = 0;
+	if (valid_until == NULL || o == NULL || o->alg == NULL || o->key == NULL || o->key_len == 0 ||
 	    o->key_len > 0x7fffffff || tenant == NULL) {
 		ax_errfmt(errbuf, errlen, "token verification not configured");
 		return AX_EINVAL;
@@ -351,7 +364,7 @@ ax_err ax_jwt_verify(const struct ax_jwt_opts *o, const char *token,
 		rc = refuse(errbuf, errlen, "algorithm not allowed");
 		goto out;
 	}
-	rc = check_claims(o, claims, tenant, errbuf, errlen);
+	rc = check_claims(o, claims, tenant, valid_until, errbuf, errlen);
 out:
 	if (jwt != NULL)
 		jwt_free(jwt);

@@ -16,7 +16,7 @@
  * the source) a tenth of that: a token just issued or a secret just set
  * takes effect quickly -- the second matters, since until then unsigned
  * requests still pass.  Entries are keyed "t:<sha256>" and
- * "s:<tenant>:<source>" (a tenant id holds no ':'), found through a
+ * "s:<tenant>:<source>" (a tenant id holds no ':'), and "j:<sha256>" for verified JWTs (see ingest_auth_jwt), found through a
  * chained hash table whose bucket index is SipHash-2-4
  * (crypto_shorthash) under a random key, so request data cannot be chosen
  * to pile into one bucket; a TAILQ keeps them in least-recently-used
@@ -150,12 +150,13 @@ static struct entry *cache_get(struct ingest_auth *a, const char *key)
 	return NULL;
 }
 
-static void cache_put(struct ingest_auth *a, const char *key, const char *value)
+/* Keep value (NULL: a negative answer) under key for life_s seconds. */
+static void cache_put_for(struct ingest_auth *a, const char *key, const char *value, double life_s)
 {
 	struct entry *e;
 	size_t b;
 
-	if (a->ttl_s <= 0)
+	if (a->ttl_s <= 0 || life_s <= 0)
 		return;
 	b = bucket_of(a, key);
 	for (e = a->buckets[b]; e != NULL; e = e->next) {
@@ -170,11 +171,16 @@ static void cache_put(struct ingest_auth *a, const char *key, const char *value)
 	e->bucket = b;
 	e->key = ax_xstrdup(key);
 	e->value = ax_xstrdup(value);
-	e->expires = now_mono() + (value != NULL ? a->ttl_s : a->neg_ttl_s);
+	e->expires = now_mono() + life_s;
 	e->next = a->buckets[b];
 	a->buckets[b] = e;
 	TAILQ_INSERT_HEAD(&a->lru, e, lru);
 	a->n++;
+}
+
+static void cache_put(struct ingest_auth *a, const char *key, const char *value)
+{
+	cache_put_for(a, key, value, value != NULL ? a->ttl_s : a->neg_ttl_s);
 }
 
 size_t ingest_auth_cache_size(const struct ingest_auth *a)
@@ -345,10 +351,36 @@ ax_err ingest_auth_credentials(const char *authorization, const char *x_token, c
 	return rc;
 }
 
-ax_err ingest_auth_jwt(const struct ingest_auth *a, const char *jwt, char tenant[AX_TENANT_MAX + 1],
+ax_err ingest_auth_jwt(struct ingest_auth *a, const char *jwt, char tenant[AX_TENANT_MAX + 1],
 		       char *errbuf, size_t errlen)
 {
-	return ax_jwt_verify(&a->jwt, jwt, tenant, errbuf, errlen);
+	char key[2 + AX_SHA256_HEX];
+	const struct entry *e;
+	double until, life;
+	ax_err rc;
+
+	/* A verified token is remembered under the SHA-256 of its exact text
+	 * until the earlier of its own expiry and the cache TTL: decoding,
+	 * parsing and checking the signature cost more than the rest of a
+	 * small webhook, and a sender reuses one token for many.  Only
+	 * verified tokens are kept, so a forged or altered one never
+	 * matches; the key is hashed so the cache holds no bearer token. */
+	if (a->ttl_s > 0 && jwt != NULL && jwt[0] != '\0') {
+		key[0] = 'j';
+		key[1] = ':';
+		ax_sha256_hex(jwt, strlen(jwt), key + 2);
+		e = cache_get(a, key);
+		if (e != NULL && e->value != NULL) {
+			memcpy(tenant, e->value, strlen(e->value) + 1);
+			return AX_OK;
+		}
+	}
+	rc = ax_jwt_verify_until(&a->jwt, jwt, tenant, &until, errbuf, errlen);
+	if (rc == AX_OK && a->ttl_s > 0) {
+		life = until - (double)time(NULL);
+		cache_put_for(a, key, tenant, life < a->ttl_s ? life : a->ttl_s);
+	}
+	return rc;
 }
 
 /* ----------------------------------------------------------- lookups */

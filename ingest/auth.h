@@ -66,8 +66,10 @@ ax_err ingest_auth_credentials(const char *authorization, const char *x_token, c
 			       struct ingest_cred *c, char *errbuf, size_t errlen) AX_MUSTCHECK;
 void ingest_cred_release(struct ingest_cred *c);
 
-/* Verify a bearer JWT (ax_jwt_verify with the configured verifier). */
-ax_err ingest_auth_jwt(const struct ingest_auth *a, const char *jwt, char tenant[AX_TENANT_MAX + 1],
+/* Verify a bearer JWT (ax_jwt_verify with the configured verifier); a
+ * token verified before is answered from the cache until its expiry or the
+ * cache TTL, whichever comes first (ALEXUS_TOKEN_CACHE=0: every time). */
+ax_err ingest_auth_jwt(struct ingest_auth *a, const char *jwt, char tenant[AX_TENANT_MAX + 1],
 		       char *errbuf, size_t errlen) AX_MUSTCHECK;
 
 /* Result of an asynchronous lookup, called exactly once, never from

@@ -60,6 +60,13 @@ int ax_jwt_alg_is_hmac(const char *alg);
  * (anything but HS256/384/512 and RS256/384/512). */
 ax_err ax_jwt_verify(const struct ax_jwt_opts *o, const char *token,
 		     char tenant[AX_TENANT_MAX + 1], char *errbuf, size_t errlen) AX_MUSTCHECK;
+/* The same, and on success *valid_until gets the wall-clock second (Unix
+ * time, leeway included) from which the token counts as expired, for
+ * callers that cache a verified token (a token valid now stays valid until
+ * then: nbf lies in the past and nothing else depends on the clock). */
+ax_err ax_jwt_verify_until(const struct ax_jwt_opts *o, const char *token,
+			   char tenant[AX_TENANT_MAX + 1], double *valid_until, char *errbuf,
+			   size_t errlen) AX_MUSTCHECK;
 
 /* Mint a token for tenant valid for ttl_s seconds: claims iat, exp,
  * tenant_id, sub "tenant:<id>", and iss/aud when configured.  For RS* the

@@ -39,6 +39,7 @@
 #include "alexus/crypto.h"
 #include "alexus/hash.h"
 #include "alexus/json.h"
+#include "alexus/jwt.h"
 #include "alexus/keys.h"
 #include "alexus/rconn.h"
 #include "../../ingest/auth.h"
@@ -640,6 +641,65 @@ static void test_secrets(void **state)
 	ingest_auth_free(b);
 }
 
+static char *mint(const struct ax_config *c, const char *tenant)
+{
+	struct ax_jwt_opts o;
+	char err[256];
+	char *tok;
+
+	assert_int_equal(ax_jwt_opts_from_config(&o, c, 0, err, sizeof(err)), AX_OK);
+	tok = ax_jwt_mint(&o, tenant, 600, err, sizeof(err));
+	assert_non_null(tok);
+	ax_jwt_opts_release(&o);
+	return tok;
+}
+
+/* A verified JWT is remembered by its exact text: the second check is
+ * answered from the cache with the same tenant, an altered copy of a
+ * cached token is still verified (and refused), two tenants' tokens never
+ * answer for each other, and with the cache off nothing is kept. */
+static void test_jwt_cache(void **state)
+{
+	struct ax_config c = cfg_of(30, NULL), off = cfg_of(0, NULL);
+	struct ingest_auth *a, *b;
+	char tenant[AX_TENANT_MAX + 1], err[256];
+	char *acme, *beta;
+	size_t n;
+
+	(void)state;
+	a = ingest_auth_new(&c, 0, err, sizeof(err));
+	assert_non_null(a);
+	acme = mint(&c, "acme");
+	beta = mint(&c, "beta");
+	assert_int_equal(ingest_auth_jwt(a, acme, tenant, err, sizeof(err)), AX_OK);
+	assert_string_equal(tenant, "acme");
+	assert_int_equal(ingest_auth_cache_size(a), 1);
+	assert_int_equal(ingest_auth_jwt(a, acme, tenant, err, sizeof(err)), AX_OK);
+	assert_string_equal(tenant, "acme");
+	assert_int_equal(ingest_auth_cache_size(a), 1);
+
+	n = strlen(acme);
+	acme[n - 1] = acme[n - 1] == 'A' ? 'B' : 'A';
+	assert_int_equal(ingest_auth_jwt(a, acme, tenant, err, sizeof(err)), AX_EAUTH);
+	assert_string_equal(err, "bad signature");
+	assert_string_equal(tenant, "");
+	assert_int_equal(ingest_auth_cache_size(a), 1);
+
+	assert_int_equal(ingest_auth_jwt(a, beta, tenant, err, sizeof(err)), AX_OK);
+	assert_string_equal(tenant, "beta");
+	assert_int_equal(ingest_auth_cache_size(a), 2);
+	ingest_auth_free(a);
+
+	b = ingest_auth_new(&off, 0, err, sizeof(err));
+	assert_non_null(b);
+	assert_int_equal(ingest_auth_jwt(b, beta, tenant, err, sizeof(err)), AX_OK);
+	assert_string_equal(tenant, "beta");
+	assert_int_equal(ingest_auth_cache_size(b), 0);
+	ingest_auth_free(b);
+	free(acme);
+	free(beta);
+}
+
 static void test_bad_config(void **state)
 {
 	struct ax_config c = cfg_of(30, "abcd");
@@ -670,6 +730,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_credentials),
 		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_jwt_cache),
 		cmocka_unit_test_setup(test_token_lookup_and_cache, setup),
 		cmocka_unit_test_setup(test_negative_ttl_and_no_cache, setup),
 		cmocka_unit_test_setup(test_cache_is_bounded, setup),
