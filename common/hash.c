@@ -1,8 +1,14 @@
 /* hash.c - digests and random identifiers over libsodium (see hash.h).
  *
  * randombytes_buf is the only source of randomness: it never fails once
- * sodium_init succeeded and is safe across threads and after fork.  Hex
- * encoding uses sodium_bin2hex (lower case). */
+ * sodium_init succeeded and is safe across threads.  Identifiers draw from
+ * a per-thread buffer refilled RANDOM_BUF bytes at a time, because
+ * libsodium's randombytes_buf is one getrandom(2) system call per call,
+ * and ingest makes one or two identifiers per request (a syscall is the
+ * expensive part of a small request on a virtual machine).  A forked child
+ * starts with an empty buffer (pthread_atfork), so parent and child never
+ * hand out the same bytes.  Hex encoding uses sodium_bin2hex (lower case). */
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -22,12 +28,45 @@ void ax_sha256_hex(const void *data, size_t len, char out[AX_SHA256_HEX])
 	sodium_bin2hex(out, AX_SHA256_HEX, d, sizeof(d));
 }
 
+#define RANDOM_BUF 512
+
+static __thread unsigned char rnd[RANDOM_BUF];
+static __thread size_t rnd_left;
+static pthread_once_t rnd_once = PTHREAD_ONCE_INIT;
+
+static void rnd_forget(void)
+{
+	sodium_memzero(rnd, sizeof(rnd));
+	rnd_left = 0;
+}
+
+static void rnd_register(void)
+{
+	pthread_atfork(NULL, NULL, rnd_forget);
+}
+
+/* 16 random bytes into b from this thread's buffer; used bytes are wiped. */
+static void random16(unsigned char b[16])
+{
+	unsigned char *p;
+
+	if (rnd_left < 16) {
+		pthread_once(&rnd_once, rnd_register);
+		randombytes_buf(rnd, sizeof(rnd));
+		rnd_left = sizeof(rnd);
+	}
+	p = rnd + sizeof(rnd) - rnd_left;
+	memcpy(b, p, 16);
+	sodium_memzero(p, 16);
+	rnd_left -= 16;
+}
+
 void ax_uuid4(char out[AX_UUID_LEN])
 {
 	unsigned char b[16];
 	char hex[33];
 
-	randombytes_buf(b, sizeof(b));
+	random16(b);
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx */
 	sodium_bin2hex(hex, sizeof(hex), b, sizeof(b));
@@ -49,7 +88,7 @@ void ax_trace_new(char out[AX_TRACE_LEN])
 
 	/* W3C forbids the all-zero trace id; 2^-128, but cheap to rule out. */
 	do
-		randombytes_buf(b, sizeof(b));
+		random16(b);
 	while (sodium_is_zero(b, sizeof(b)));
 	sodium_bin2hex(out, AX_TRACE_LEN, b, sizeof(b));
 }

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -100,6 +102,36 @@ static void test_trace(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* Identifiers come from a per-thread buffer of random bytes: a forked
+ * child must not hand out the bytes its parent hands out next. */
+static void test_uuid_after_fork(void **state)
+{
+	char first[AX_UUID_LEN], mine[AX_UUID_LEN], childs[AX_UUID_LEN] = "";
+	int fd[2], status;
+	pid_t pid;
+
+	(void)state;
+	ax_uuid4(first);  /* the buffer now holds unused bytes */
+	assert_int_equal(pipe(fd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char u[AX_UUID_LEN];
+
+		ax_uuid4(u);
+		_exit(write(fd[1], u, sizeof(u)) == (ssize_t)sizeof(u) ? 0 : 1);
+	}
+	close(fd[1]);
+	ax_uuid4(mine);
+	assert_int_equal(read(fd[0], childs, sizeof(childs)), (ssize_t)sizeof(childs));
+	close(fd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check_uuid_shape(childs);
+	assert_string_not_equal(mine, childs);
+	assert_string_not_equal(first, childs);
+}
+
 static void test_memeq_ct(void **state)
 {
 	(void)state;
@@ -137,6 +169,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_uuid_valid),     cmocka_unit_test(test_trace),
+		cmocka_unit_test(test_uuid_after_fork),
 		cmocka_unit_test(test_memeq_ct),       cmocka_unit_test(test_err_and_mem),
 	};
 
