@@ -267,12 +267,33 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	ingest_server_drain(w->srv, w->d->drain_ms, on_drained, w);
 }
 
+/* A worker's event base.  With the epoll changelist, event additions and
+ * removals made during one loop iteration are applied together just
+ * before the next epoll_wait, and an add undone in the same iteration
+ * costs nothing: evhttp enables and disables a connection's read and
+ * write events around every request, which would otherwise be an
+ * epoll_ctl system call each.  Workers own their fds exclusively (no
+ * dup()ed descriptors), the one case libevent warns the changelist
+ * mishandles. */
+static struct event_base *worker_base(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *b;
+
+	if (ec == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	b = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return b;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct daemon *d = w->d;
 
-	w->base = event_base_new();
+	w->base = worker_base();
 	if (w->base != NULL) {
 		w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
 		w->srv = ingest_server_new(w->base, d->cfg, &w->opts, w->err, sizeof(w->err));
