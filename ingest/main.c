@@ -51,6 +51,7 @@
 #include "drivers/driver.h"
 #include "drivers/profile.h"
 #include "metrics.h"
+#include "appender.h"
 #include "server.h"
 
 /* Largest file --normalize reads (a generous multiple of ALEXUS_MAX_BODY's
@@ -67,6 +68,8 @@ static void usage(FILE *f)
 		"                                          print the canonical signals of a\n"
 		"                                          payload (JSON array) and exit\n"
 		"       alexus-ingest --list-sources       print every source: name and title\n"
+		"       alexus-ingest --append-script      print the Lua script that rate-limits,\n"
+		"                                          dedups and appends (for benchmarks)\n"
 		"       alexus-ingest --help\n"
 		"\n"
 		"Server routes: POST /v1/webhooks/{source}, POST /v1/webhooks (source\n"
@@ -524,6 +527,9 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--list-sources") == 0) {
 			list = 1;
+		} else if (strcmp(argv[i], "--append-script") == 0) {
+			fputs(ingest_batch_script, stdout);
+			return ferror(stdout) || fflush(stdout) != 0 ? 1 : 0;
 		} else if (strcmp(argv[i], "--normalize") == 0 && i + 1 < argc) {
 			normalize = argv[++i];
 		} else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc) {
