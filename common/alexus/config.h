@@ -38,6 +38,8 @@ struct ax_config {
 	char *jwt_key_file;       /* ALEXUS_JWT_KEY_FILE PEM public key (RS*) or HMAC key file */
 	char *jwt_alg;            /* ALEXUS_JWT_ALG HS256: tokens must use exactly this (HS256|HS384|HS512|RS256|RS384|RS512) */
 	char *master_key;         /* ALEXUS_MASTER_KEY 64 hex digits: per-tenant credential keys derive from it */
+	char *master_key_id;      /* ALEXUS_MASTER_KEY_ID: key id of master_key (text, 1..2^31-1) */
+	char *master_keys;        /* ALEXUS_MASTER_KEYS "id:hex,...": older keys, for opening */
 	char *jwt_issuer;         /* ALEXUS_JWT_ISSUER alexus ("" = not checked) */
 	char *jwt_audience;       /* ALEXUS_JWT_AUDIENCE alexus ("" = not checked) */
 

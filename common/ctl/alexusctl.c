@@ -36,7 +36,11 @@ static const char usage_text[] =
 	"  source secret clear --tenant NAME --source SOURCE\n"
 	"  auth sync [--tenant NAME]                re-mirror tokens and secrets into redis\n"
 	"  incidents list --tenant NAME [--json] [--status open|resolved] [--limit N]\n"
-	"  audit verify --tenant NAME               check the tenant's audit hash chain\n"
+	"  audit verify [--tenant NAME]             check audit hash chains (all: owner role)\n"
+	"  credentials set --tenant NAME --name N   store a credential; the value on stdin\n"
+	"  credentials list --tenant NAME           names and key ids, never values\n"
+	"  credentials delete --tenant NAME --name N\n"
+	"  credentials rotate [--tenant NAME]       re-encrypt under ALEXUS_MASTER_KEY_ID\n"
 	"  config [--show-secrets]                  print the configuration table\n"
 	"\n"
 	"migrate and tenant use ALEXUS_ADMIN_DATABASE_URL (the owner role); incidents\n"
@@ -131,6 +135,7 @@ static const struct {
 	{ "auth", ctl_auth },
 	{ "incidents", ctl_incidents },
 	{ "audit", ctl_audit },
+	{ "credentials", ctl_credentials },
 	{ "config", ctl_config },
 };
 

@@ -9,7 +9,15 @@
  * audit verify recomputes every link in SQL with the same function that
  * wrote it (audit_link_text) through ax_pg_audit_verify, which the
  * integration tests also call, so the tool and the tests cannot disagree
- * about what "intact" means. */
+ * about what "intact" means.  That call names the first broken seq; a
+ * second query (audit_detail_sql) then says what is wrong with that row --
+ * its content no longer matches its hash (edited), its prev_hash is not
+ * the previous row's hash (a link rewritten), or seq jumps (rows deleted)
+ * -- so the operator knows where to look.  With --tenant it reads through
+ * the application role, as above; without, it walks every tenant through
+ * the owner role, which must bypass row-level security to list them (a
+ * superuser or BYPASSRLS, as `auth sync`), and reports every broken chain,
+ * not only the first. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +30,7 @@
 #include "alexus/keys.h"
 
 #define INCIDENTS_USAGE "incidents list --tenant NAME [--json] [--status open|resolved] [--limit N]"
-#define AUDIT_USAGE "audit verify --tenant NAME"
+#define AUDIT_USAGE "audit verify [--tenant NAME]"
 #define LIMIT_DEFAULT 50
 #define LIMIT_MAX 10000
 
@@ -164,17 +172,152 @@ int ctl_incidents(struct ctl *c, int argc, char **argv)
 	return CTL_OK;
 }
 
+/* For row $2 of tenant $1: the previous row's seq (0 for none), whether
+ * the row's hash matches its content and whether its prev_hash is the
+ * previous row's hash (zeros for the first) -- the three checks of
+ * AX_AUDIT_VERIFY_SQL, taken apart. */
+static const char audit_detail_sql[] =
+	"WITH chain AS ("
+	" SELECT seq, prev_hash, hash,"
+	"  sha256(prev_hash || audit_link_text(tenant_id, seq, at, actor, action, subject,"
+	"         detail, trace)) AS recomputed,"
+	"  lag(hash) OVER w AS prev_row_hash, lag(seq) OVER w AS prev_seq"
+	" FROM audit_log WHERE tenant_id = $1 WINDOW w AS (ORDER BY seq))"
+	" SELECT coalesce(prev_seq, 0), hash = recomputed,"
+	"  prev_hash = coalesce(prev_row_hash, decode(repeat('00', 32), 'hex'))"
+	" FROM chain WHERE seq = $2::bigint";
+
+/* What differs at seq of tenant, into out.  -1 with err on a database
+ * error. */
+static int audit_what(struct ax_pg *pg, const char *tenant, long long seq, char *out,
+		      size_t outlen, char *err, size_t errlen)
+{
+	char seq_s[24];
+	const char *params[2] = { tenant, seq_s };
+	long long prev;
+	PGresult *res;
+	size_t n = 0;
+	int hash_ok, link_ok;
+
+	snprintf(seq_s, sizeof(seq_s), "%lld", seq);
+	if (ax_pg_begin(pg, tenant, err, errlen) != AX_OK)
+		return -1;
+	res = ax_pg_exec(pg, err, errlen, audit_detail_sql, 2, params);
+	ax_pg_rollback(pg);    /* read-only */
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		snprintf(out, outlen, "the row changed while it was checked; run verify again");
+		return 0;
+	}
+	prev = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	hash_ok = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	link_ok = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	PQclear(res);
+	out[0] = '\0';
+	if (seq != prev + 1) {
+		if (prev == 0 && seq == 2)
+			n += (size_t)snprintf(out + n, outlen - n, "gap in seq: the chain starts "
+					      "at seq 2 (seq 1 missing)");
+		else if (prev == 0)
+			n += (size_t)snprintf(out + n, outlen - n, "gap in seq: the chain starts "
+					      "at seq %lld (seq 1..%lld missing)", seq, seq - 1);
+		else if (seq == prev + 2)
+			n += (size_t)snprintf(out + n, outlen - n, "gap in seq: seq %lld follows "
+					      "seq %lld (seq %lld missing)", seq, prev, prev + 1);
+		else
+			n += (size_t)snprintf(out + n, outlen - n, "gap in seq: seq %lld follows "
+					      "seq %lld (seq %lld..%lld missing)", seq, prev,
+					      prev + 1, seq - 1);
+	}
+	if (!hash_ok && n < outlen)
+		n += (size_t)snprintf(out + n, outlen - n, "%shash differs: the row's content does "
+				      "not match its stored hash (row altered)", n > 0 ? "; " : "");
+	if (!link_ok && n < outlen) {
+		if (prev == 0)
+			n += (size_t)snprintf(out + n, outlen - n, "%sprev link differs: the "
+					      "first row's prev_hash is not zeros",
+					      n > 0 ? "; " : "");
+		else
+			n += (size_t)snprintf(out + n, outlen - n, "%sprev link differs: "
+					      "prev_hash is not the hash of seq %lld",
+					      n > 0 ? "; " : "", prev);
+	}
+	if (n == 0)
+		snprintf(out, outlen, "differs from the recomputed chain");
+	return 0;
+}
+
+/* Verify one tenant's chain and print one line about it.  0 intact, 1
+ * broken, -1 error (printed); *rows gets the rows checked. */
+static int audit_one(struct ax_pg *pg, const char *tenant, long long *rows)
+{
+	char err[512], what[512];
+	long long broken;
+
+	if (ax_pg_audit_verify(pg, tenant, rows, &broken, err, sizeof(err)) != AX_OK) {
+		ctl_fail("audit verify: tenant %s: %s", tenant, err);
+		return -1;
+	}
+	if (broken == 0) {
+		printf("tenant %s: ok, %lld rows checked\n", tenant, *rows);
+		return 0;
+	}
+	if (audit_what(pg, tenant, broken, what, sizeof(what), err, sizeof(err)) != 0) {
+		ctl_fail("audit verify: tenant %s: broken at seq %lld, and then: %s", tenant,
+			 broken, err);
+		return -1;
+	}
+	printf("tenant %s: BROKEN at seq %lld: %s (%lld rows)\n", tenant, broken, what, *rows);
+	return 1;
+}
+
+/* Every tenant id through the owner role, which must bypass RLS.  NULL
+ * after printing why. */
+static PGresult *audit_tenants(struct ax_pg *pg)
+{
+	PGresult *res;
+	char err[512];
+	int all = 0;
+
+	if (ax_pg_begin(pg, NULL, err, sizeof(err)) != AX_OK) {
+		ctl_fail("audit verify: %s", err);
+		return NULL;
+	}
+	res = ax_pg_exec(pg, err, sizeof(err),
+			 "SELECT rolsuper OR rolbypassrls FROM pg_roles"
+			 " WHERE rolname = current_user",
+			 0, NULL);
+	if (res != NULL) {
+		all = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+	}
+	if (!all) {
+		ax_pg_rollback(pg);
+		ctl_fail("audit verify: the admin role is subject to row-level security and sees "
+			 "no tenant; run `audit verify --tenant NAME` for each tenant");
+		return NULL;
+	}
+	res = ax_pg_exec(pg, err, sizeof(err), "SELECT id FROM tenants ORDER BY id", 0, NULL);
+	ax_pg_rollback(pg);
+	if (res == NULL)
+		ctl_fail("audit verify: %s", err);
+	return res;
+}
+
 int ctl_audit(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tenant", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
+	long long rows, total = 0;
+	long broken = 0, errors = 0;
 	const char *tenant = NULL;
-	long long rows, broken;
+	PGresult *tenants;
 	struct ax_pg *pg;
-	char err[512];
-	int opt;
+	int opt, i, rc;
 
 	if (argc < 2)
 		return ctl_usage(AUDIT_USAGE, "missing subcommand");
@@ -183,6 +326,7 @@ int ctl_audit(struct ctl *c, int argc, char **argv)
 	argc--;
 	argv++;
 	opterr = 0;
+	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 't')
 			tenant = optarg;
@@ -191,23 +335,37 @@ int ctl_audit(struct ctl *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return ctl_usage(AUDIT_USAGE, "unexpected argument '%s'", argv[optind]);
-	if (tenant == NULL)
-		return ctl_usage(AUDIT_USAGE, "--tenant is required");
-	if (!ax_tenant_valid(tenant))
+	if (tenant != NULL && !ax_tenant_valid(tenant))
 		return ctl_fail("invalid tenant id '%s'", tenant);
 
-	pg = ctl_pg_open(c->cfg.database_url, "application");
+	if (tenant != NULL) {
+		pg = ctl_pg_open(c->cfg.database_url, "application");
+		if (pg == NULL)
+			return CTL_FAIL;
+		rc = audit_one(pg, tenant, &rows);
+		ax_pg_free(pg);
+		return rc == 0 ? CTL_OK : CTL_FAIL;
+	}
+	pg = ctl_pg_open(c->cfg.admin_database_url, "admin");
 	if (pg == NULL)
 		return CTL_FAIL;
-	if (ax_pg_audit_verify(pg, tenant, &rows, &broken, err, sizeof(err)) != AX_OK) {
+	tenants = audit_tenants(pg);
+	if (tenants == NULL) {
 		ax_pg_free(pg);
-		return ctl_fail("audit verify: %s", err);
-	}
-	ax_pg_free(pg);
-	if (broken != 0) {
-		printf("broken at seq %lld (%lld rows)\n", broken, rows);
 		return CTL_FAIL;
 	}
-	printf("ok %lld rows\n", rows);
-	return CTL_OK;
+	for (i = 0; i < PQntuples(tenants); i++) {
+		rows = 0;
+		rc = audit_one(pg, PQgetvalue(tenants, i, 0), &rows);
+		total += rows;
+		if (rc > 0)
+			broken++;
+		else if (rc < 0)
+			errors++;
+	}
+	printf("checked %d tenant(s), %lld rows: %ld broken chain(s)%s\n", PQntuples(tenants),
+	       total, broken, errors > 0 ? ", some tenants not checked (errors above)" : "");
+	PQclear(tenants);
+	ax_pg_free(pg);
+	return broken == 0 && errors == 0 ? CTL_OK : CTL_FAIL;
 }

@@ -5,7 +5,17 @@
  * or a cut box is refused; two seals of the same secret differ (random
  * nonce); master keys that are not 64 hex digits are refused; the key
  * derivation is the documented one (recomputed here with libsodium), and
- * the base64 text form round-trips and refuses junk.  Webhook tokens
+ * the base64 text form round-trips and refuses junk.
+ *
+ * Credentials (the keyed AEAD): keyrings parse ALEXUS_MASTER_KEY,
+ * _KEY_ID and _KEYS the documented way and refuse malformed ones without
+ * quoting a key; a sealed value opens only for its own tenant, name and
+ * key id and under the master of that id (each other combination is
+ * refused, AX_ENOTFOUND for an id the keyring lacks); any altered byte is
+ * refused; a rotation (reseal under a new current id) keeps the value
+ * readable, the old id opens while it is listed and not after; the key
+ * derivation and associated data are the documented ones (opened here
+ * with libsodium directly).  Webhook tokens
  * (the same file) have their documented shape, and their Redis key is the
  * one proto/keys.md names. */
 #include <setjmp.h>
@@ -265,13 +275,264 @@ static void test_whtoken(void **state)
 	assert_int_equal(ax_key_whtoken(key, 20, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), -1);
 }
 
+/* ------------------------------------------------------- credentials */
+
+#define CRED "xoxb-slack-bot-token-1234"
+
+static struct ax_keyring ring(const char *cur, const char *id, const char *older)
+{
+	struct ax_keyring kr;
+	char err[256];
+
+	if (ax_keyring_init(&kr, cur, id, older, err, sizeof(err)) != AX_OK)
+		fail_msg("keyring: %s", err);
+	return kr;
+}
+
+static void cred_seal(const struct ax_keyring *kr, const char *tenant, const char *name,
+		      unsigned char nonce[AX_AEAD_NONCE_BYTES], unsigned char *ct, size_t *ctlen,
+		      unsigned int *kid)
+{
+	assert_int_equal(ax_crypto_cred_seal(kr, tenant, name, (const unsigned char *)CRED,
+					     strlen(CRED), nonce, ct, ctlen, kid),
+			 AX_OK);
+	assert_int_equal(*ctlen, strlen(CRED) + AX_AEAD_MAC_BYTES);
+	assert_int_equal(*kid, kr->current);
+	assert_false(contains(ct, *ctlen, CRED));
+}
+
+static ax_err cred_open(const struct ax_keyring *kr, unsigned int kid, const char *tenant,
+			const char *name, const unsigned char *nonce, const unsigned char *ct,
+			size_t ctlen, char *out)
+{
+	size_t len = 99;
+	ax_err rc = ax_crypto_cred_open(kr, kid, tenant, name, nonce, ct, ctlen,
+					(unsigned char *)out, &len);
+
+	if (rc == AX_OK)
+		assert_int_equal(len, strlen(out));
+	else
+		assert_int_equal(len, 0);
+	return rc;
+}
+
+static void test_keyring(void **state)
+{
+	static const char *const bad_older[] = {
+		"1" MASTER_HEX,                      /* no colon */
+		"0:" MASTER_HEX,                     /* id 0 */
+		"2147483648:" MASTER_HEX,            /* id too big */
+		"x:" MASTER_HEX,
+		"2:" MASTER_HEX "00",                /* 66 digits */
+		"2:" MASTER_HEX ",2:" OTHER_HEX,     /* id twice */
+		"1:" OTHER_HEX,                      /* current id, another key */
+		"2:0000000000000000000000000000000000000000000000000000000000000000",
+	};
+	struct ax_keyring kr;
+	char err[256], many[16 * 80 + 1];
+	size_t i;
+
+	(void)state;
+	/* Default id 1, no older keys. */
+	kr = ring(MASTER_HEX, NULL, NULL);
+	assert_int_equal(kr.current, 1);
+	assert_int_equal(kr.n, 1);
+	assert_memory_equal(ax_keyring_master(&kr, 1), master, AX_MASTER_KEY_BYTES);
+	assert_null(ax_keyring_master(&kr, 2));
+	kr = ring(MASTER_HEX, "", "");
+	assert_int_equal(kr.current, 1);
+	assert_int_equal(kr.n, 1);
+	/* A current id and a list, blanks tolerated; the current key listed
+	 * again (same key) is not a second entry. */
+	kr = ring(OTHER_HEX, "7", " 3:" MASTER_HEX " , 7:" OTHER_HEX ",");
+	assert_int_equal(kr.current, 7);
+	assert_int_equal(kr.n, 2);
+	assert_memory_equal(ax_keyring_master(&kr, 7), other, AX_MASTER_KEY_BYTES);
+	assert_memory_equal(ax_keyring_master(&kr, 3), master, AX_MASTER_KEY_BYTES);
+	ax_keyring_wipe(&kr);
+	assert_int_equal(kr.n, 0);
+	assert_null(ax_keyring_master(&kr, 7));
+	ax_keyring_wipe(NULL);
+
+	for (i = 0; i < sizeof(bad_older) / sizeof(bad_older[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(ax_keyring_init(&kr, MASTER_HEX, "1", bad_older[i], err,
+						 sizeof(err)),
+				 AX_EINVAL);
+		assert_true(strlen(err) > 0);
+		/* Errors name the entry, never the key. */
+		assert_null(strstr(err, "0102030405"));
+		assert_int_equal(kr.n, 0);
+	}
+	assert_int_equal(ax_keyring_init(&kr, MASTER_HEX, "0", NULL, err, sizeof(err)), AX_EINVAL);
+	assert_non_null(strstr(err, "ALEXUS_MASTER_KEY_ID"));
+	assert_int_equal(ax_keyring_init(&kr, MASTER_HEX, "1x", NULL, err, sizeof(err)),
+			 AX_EINVAL);
+	assert_int_equal(ax_keyring_init(&kr, "", "1", NULL, err, sizeof(err)), AX_EINVAL);
+	assert_non_null(strstr(err, "ALEXUS_MASTER_KEY"));
+	/* At most AX_KEYRING_MAX keys: the current one and 15 older fit. */
+	many[0] = '\0';
+	for (i = 2; i <= AX_KEYRING_MAX; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%zu:%02zx%s,", i, i,
+			 MASTER_HEX + 2);
+	kr = ring(MASTER_HEX, "1", many);
+	assert_int_equal(kr.n, AX_KEYRING_MAX);
+	assert_int_equal(ax_keyring_master(&kr, 16)[0], 0x10);
+	snprintf(many + strlen(many), sizeof(many) - strlen(many), "17:%s", OTHER_HEX);
+	assert_int_equal(ax_keyring_init(&kr, MASTER_HEX, "1", many, err, sizeof(err)), AX_EINVAL);
+	assert_non_null(strstr(err, "more than"));
+}
+
+static void test_cred_bound_to_row(void **state)
+{
+	unsigned char nonce[AX_AEAD_NONCE_BYTES], ct[256], ct2[256], n2[AX_AEAD_NONCE_BYTES];
+	struct ax_keyring k1 = ring(MASTER_HEX, "1", NULL);
+	/* The same master under id 2, and another master under id 1. */
+	struct ax_keyring same2 = ring(MASTER_HEX, "2", NULL);
+	struct ax_keyring other1 = ring(OTHER_HEX, "1", NULL);
+	char out[256];
+	size_t ctlen, ctlen2, i;
+	unsigned int kid;
+
+	(void)state;
+	cred_seal(&k1, "acme", "slack", nonce, ct, &ctlen, &kid);
+	assert_int_equal(kid, 1);
+	assert_int_equal(cred_open(&k1, 1, "acme", "slack", nonce, ct, ctlen, out), AX_OK);
+	assert_string_equal(out, CRED);
+	/* A second seal differs (random nonce). */
+	cred_seal(&k1, "acme", "slack", n2, ct2, &ctlen2, &kid);
+	assert_memory_not_equal(nonce, n2, sizeof(nonce));
+	assert_memory_not_equal(ct, ct2, ctlen);
+
+	/* Another tenant, another name, another key id, another master. */
+	assert_int_equal(cred_open(&k1, 1, "acme2", "slack", nonce, ct, ctlen, out), AX_EAUTH);
+	assert_string_equal(out, "");
+	assert_int_equal(cred_open(&k1, 1, "acme", "jira", nonce, ct, ctlen, out), AX_EAUTH);
+	assert_int_equal(cred_open(&k1, 1, "acme", "Slack", nonce, ct, ctlen, out), AX_EAUTH);
+	assert_int_equal(cred_open(&same2, 2, "acme", "slack", nonce, ct, ctlen, out), AX_EAUTH);
+	assert_int_equal(cred_open(&other1, 1, "acme", "slack", nonce, ct, ctlen, out), AX_EAUTH);
+	/* An id the keyring does not hold is its own answer. */
+	assert_int_equal(cred_open(&k1, 2, "acme", "slack", nonce, ct, ctlen, out), AX_ENOTFOUND);
+	/* Swapping two rows' nonces is tampering too. */
+	assert_int_equal(cred_open(&k1, 1, "acme", "slack", n2, ct, ctlen, out), AX_EAUTH);
+
+	/* Every altered byte, and every cut, is refused. */
+	for (i = 0; i < ctlen; i++) {
+		ct[i] ^= 0x01;
+		assert_int_equal(cred_open(&k1, 1, "acme", "slack", nonce, ct, ctlen, out),
+				 AX_EAUTH);
+		ct[i] ^= 0x01;
+	}
+	for (i = 0; i < sizeof(nonce); i++) {
+		nonce[i] ^= 0x80;
+		assert_int_equal(cred_open(&k1, 1, "acme", "slack", nonce, ct, ctlen, out),
+				 AX_EAUTH);
+		nonce[i] ^= 0x80;
+	}
+	assert_int_equal(cred_open(&k1, 1, "acme", "slack", nonce, ct, ctlen - 1, out), AX_EAUTH);
+	assert_int_equal(cred_open(&k1, 1, "acme", "slack", nonce, ct, AX_AEAD_MAC_BYTES - 1, out),
+			 AX_EINVAL);
+	assert_int_equal(cred_open(&k1, 1, "acme", "slack", nonce, ct, ctlen, out), AX_OK);
+
+	/* Bad arguments. */
+	assert_int_equal(ax_crypto_cred_seal(&k1, "Bad Tenant", "slack", (const unsigned char *)"x",
+					     1, nonce, ct, &ctlen, &kid),
+			 AX_EINVAL);
+	assert_int_equal(ax_crypto_cred_seal(&k1, "acme", "", (const unsigned char *)"x", 1, nonce,
+					     ct, &ctlen, &kid),
+			 AX_EINVAL);
+	ax_keyring_wipe(&k1);
+	assert_int_equal(ax_crypto_cred_seal(&k1, "acme", "slack", (const unsigned char *)"x", 1,
+					     nonce, ct, &ctlen, &kid),
+			 AX_EINVAL);
+}
+
+static void test_cred_rotation(void **state)
+{
+	unsigned char nonce[AX_AEAD_NONCE_BYTES], ct[256], n2[AX_AEAD_NONCE_BYTES], ct2[256];
+	struct ax_keyring before = ring(MASTER_HEX, NULL, NULL);
+	/* The operator's rotation: a new current key, the old one listed. */
+	struct ax_keyring during = ring(OTHER_HEX, "2", "1:" MASTER_HEX);
+	struct ax_keyring after = ring(OTHER_HEX, "2", NULL);
+	char out[256];
+	size_t ctlen, ctlen2;
+	unsigned int kid;
+
+	(void)state;
+	cred_seal(&before, "acme", "llm", nonce, ct, &ctlen, &kid);
+	assert_int_equal(kid, 1);
+	/* While id 1 is listed, old values open... */
+	assert_int_equal(cred_open(&during, 1, "acme", "llm", nonce, ct, ctlen, out), AX_OK);
+	assert_string_equal(out, CRED);
+	/* ...and what rotate does, reseal under the current id, keeps the
+	 * value, now under id 2. */
+	assert_int_equal(ax_crypto_cred_seal(&during, "acme", "llm", (unsigned char *)out,
+					     strlen(out), n2, ct2, &ctlen2, &kid),
+			 AX_OK);
+	assert_int_equal(kid, 2);
+	assert_int_equal(cred_open(&after, 2, "acme", "llm", n2, ct2, ctlen2, out), AX_OK);
+	assert_string_equal(out, CRED);
+	assert_int_equal(cred_open(&during, 2, "acme", "llm", n2, ct2, ctlen2, out), AX_OK);
+	/* Once id 1 is dropped, a value left behind no longer opens, and the
+	 * key holder before the rotation cannot read the new one. */
+	assert_int_equal(cred_open(&after, 1, "acme", "llm", nonce, ct, ctlen, out), AX_ENOTFOUND);
+	assert_int_equal(cred_open(&before, 2, "acme", "llm", n2, ct2, ctlen2, out), AX_ENOTFOUND);
+	/* Relabelling the new row as id 1 does not open it either. */
+	assert_int_equal(cred_open(&during, 1, "acme", "llm", n2, ct2, ctlen2, out), AX_EAUTH);
+}
+
+/* The derivation and associated data documented in crypto.h, recomputed
+ * with libsodium alone. */
+static void test_cred_format(void **state)
+{
+	static const char klabel[] = "alexus/cred-key/v1", alabel[] = "alexus/cred/v1";
+	unsigned char nonce[AX_AEAD_NONCE_BYTES], ct[256], key[32], got[32], msg[128], ad[128];
+	unsigned char plain[256];
+	struct ax_keyring kr = ring(MASTER_HEX, "258", NULL);   /* 0x00000102 */
+	unsigned long long plen;
+	size_t ctlen, n, adlen;
+	unsigned int kid;
+
+	(void)state;
+	memcpy(msg, klabel, sizeof(klabel));
+	n = sizeof(klabel);
+	msg[n++] = 0;
+	msg[n++] = 0;
+	msg[n++] = 1;
+	msg[n++] = 2;
+	memcpy(msg + n, "acme", 4);
+	n += 4;
+	crypto_generichash(key, sizeof(key), msg, n, master, sizeof(master));
+	assert_int_equal(ax_crypto_cred_key(master, 258, "acme", got), AX_OK);
+	assert_memory_equal(got, key, sizeof(key));
+	/* Not the secretbox key, and not another id's. */
+	assert_int_equal(ax_crypto_tenant_key(master, "acme", got), AX_OK);
+	assert_memory_not_equal(got, key, sizeof(key));
+	assert_int_equal(ax_crypto_cred_key(master, 259, "acme", got), AX_OK);
+	assert_memory_not_equal(got, key, sizeof(key));
+	assert_int_equal(ax_crypto_cred_key(master, 0, "acme", got), AX_EINVAL);
+
+	memcpy(ad, alabel, sizeof(alabel));
+	adlen = sizeof(alabel);
+	memcpy(ad + adlen, "acme\0jira\0\0\0\x01\x02", 14);
+	adlen += 14;
+	cred_seal(&kr, "acme", "jira", nonce, ct, &ctlen, &kid);
+	assert_int_equal(crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL, ct, ctlen,
+								    ad, adlen, nonce, key),
+			 0);
+	assert_int_equal(plen, strlen(CRED));
+	assert_memory_equal(plain, CRED, plen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_wrong_tenant_or_master),
 		cmocka_unit_test(test_tampered),      cmocka_unit_test(test_bad_master),
 		cmocka_unit_test(test_tenant_key_derivation), cmocka_unit_test(test_b64),
-		cmocka_unit_test(test_whtoken),
+		cmocka_unit_test(test_whtoken),       cmocka_unit_test(test_keyring),
+		cmocka_unit_test(test_cred_bound_to_row), cmocka_unit_test(test_cred_rotation),
+		cmocka_unit_test(test_cred_format),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
