@@ -107,6 +107,44 @@ int ctl_parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+int ctl_role_sees_all(struct ax_pg *pg)
+{
+	PGresult *res;
+	char err[256];
+	int all = 0;
+
+	res = ax_pg_exec(pg, err, sizeof(err),
+			 "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+			 0, NULL);
+	if (res != NULL) {
+		all = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+	}
+	return all;
+}
+
+PGresult *ctl_all_tenants(struct ax_pg *pg, const char *what)
+{
+	PGresult *res;
+	char err[512];
+
+	if (ax_pg_begin(pg, NULL, err, sizeof(err)) != AX_OK) {
+		ctl_fail("%s: %s", what, err);
+		return NULL;
+	}
+	if (!ctl_role_sees_all(pg)) {
+		ax_pg_rollback(pg);
+		ctl_fail("%s: the admin role is subject to row-level security and sees no tenant; "
+			 "run `%s --tenant NAME` for each tenant", what, what);
+		return NULL;
+	}
+	res = ax_pg_exec(pg, err, sizeof(err), "SELECT id FROM tenants ORDER BY id", 0, NULL);
+	ax_pg_rollback(pg);
+	if (res == NULL)
+		ctl_fail("%s: %s", what, err);
+	return res;
+}
+
 static int ctl_config(struct ctl *c, int argc, char **argv)
 {
 	int show = 0, i;

@@ -27,6 +27,16 @@ int ctl_usage(const char *usage, const char *fmt, ...) AX_PRINTF(2, 3);
 /* A connected struct ax_pg for url, or NULL after printing why. */
 struct ax_pg *ctl_pg_open(const char *url, const char *role);
 
+/* 1 when the connected role bypasses row-level security (superuser or
+ * BYPASSRLS) and so sees every tenant's rows; 0 otherwise or on error.
+ * Runs in the caller's transaction, if any. */
+int ctl_role_sees_all(struct ax_pg *pg);
+/* Every tenant id, in order, for a command run over all tenants with the
+ * owner role, which must bypass RLS (read in a transaction of its own).
+ * NULL after printing "<what>: why", naming `<what> --tenant NAME` as the
+ * way out when the role cannot see every tenant. */
+PGresult *ctl_all_tenants(struct ax_pg *pg, const char *what);
+
 /* Parse a whole decimal number in [min, max]; 0 ok, -1 otherwise. */
 int ctl_parse_long(const char *s, long min, long max, long *out);
 

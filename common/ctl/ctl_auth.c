@@ -825,19 +825,9 @@ int ctl_auth(struct ctl *c, int argc, char **argv)
 	if (pg == NULL)
 		goto out;
 	if (tenant == NULL) {
-		PGresult *res;
-		int all = 0;
-
 		if (ax_pg_begin(pg, NULL, err, sizeof(err)) != AX_OK)
 			goto fail;
-		res = ax_pg_exec(pg, err, sizeof(err),
-				 "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
-				 0, NULL);
-		if (res != NULL) {
-			all = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-			PQclear(res);
-		}
-		if (!all) {
+		if (!ctl_role_sees_all(pg)) {
 			rc = ctl_fail("auth sync: the admin role is subject to row-level security and "
 				      "sees no tenant; run `auth sync --tenant NAME` for each tenant");
 			goto out;

@@ -386,39 +386,6 @@ static int reseal_source_secrets(struct ax_pg *pg, const struct ax_keyring *kr,
 	return rc;
 }
 
-/* Every tenant id (owner role, which must bypass RLS to see them all).
- * NULL after printing why. */
-static PGresult *all_tenants(struct ax_pg *pg)
-{
-	PGresult *res;
-	char err[512];
-	int all = 0;
-
-	if (ax_pg_begin(pg, NULL, err, sizeof(err)) != AX_OK) {
-		ctl_fail("credentials rotate: %s", err);
-		return NULL;
-	}
-	res = ax_pg_exec(pg, err, sizeof(err),
-			 "SELECT rolsuper OR rolbypassrls FROM pg_roles"
-			 " WHERE rolname = current_user",
-			 0, NULL);
-	if (res != NULL) {
-		all = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-		PQclear(res);
-	}
-	if (!all) {
-		ax_pg_rollback(pg);
-		ctl_fail("credentials rotate: the admin role is subject to row-level security and "
-			 "sees no tenant; run `credentials rotate --tenant NAME` for each tenant");
-		return NULL;
-	}
-	res = ax_pg_exec(pg, err, sizeof(err), "SELECT id FROM tenants ORDER BY id", 0, NULL);
-	ax_pg_rollback(pg);
-	if (res == NULL)
-		ctl_fail("credentials rotate: %s", err);
-	return res;
-}
-
 /* Rotate one tenant in one transaction and rebuild its Redis mirror when
  * it has source secrets.  0, or -1 after printing why. */
 static int rotate_tenant(struct ctl *c, struct ax_pg *pg, const struct ax_keyring *kr,
@@ -486,7 +453,7 @@ static int cred_rotate(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	if (o.tenant == NULL) {
-		tenants = all_tenants(pg);
+		tenants = ctl_all_tenants(pg, "credentials rotate");
 		if (tenants == NULL) {
 			ax_keyring_wipe(&kr);
 			ax_pg_free(pg);

@@ -273,39 +273,6 @@ static int audit_one(struct ax_pg *pg, const char *tenant, long long *rows)
 	return 1;
 }
 
-/* Every tenant id through the owner role, which must bypass RLS.  NULL
- * after printing why. */
-static PGresult *audit_tenants(struct ax_pg *pg)
-{
-	PGresult *res;
-	char err[512];
-	int all = 0;
-
-	if (ax_pg_begin(pg, NULL, err, sizeof(err)) != AX_OK) {
-		ctl_fail("audit verify: %s", err);
-		return NULL;
-	}
-	res = ax_pg_exec(pg, err, sizeof(err),
-			 "SELECT rolsuper OR rolbypassrls FROM pg_roles"
-			 " WHERE rolname = current_user",
-			 0, NULL);
-	if (res != NULL) {
-		all = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-		PQclear(res);
-	}
-	if (!all) {
-		ax_pg_rollback(pg);
-		ctl_fail("audit verify: the admin role is subject to row-level security and sees "
-			 "no tenant; run `audit verify --tenant NAME` for each tenant");
-		return NULL;
-	}
-	res = ax_pg_exec(pg, err, sizeof(err), "SELECT id FROM tenants ORDER BY id", 0, NULL);
-	ax_pg_rollback(pg);
-	if (res == NULL)
-		ctl_fail("audit verify: %s", err);
-	return res;
-}
-
 int ctl_audit(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -349,7 +316,7 @@ int ctl_audit(struct ctl *c, int argc, char **argv)
 	pg = ctl_pg_open(c->cfg.admin_database_url, "admin");
 	if (pg == NULL)
 		return CTL_FAIL;
-	tenants = audit_tenants(pg);
+	tenants = ctl_all_tenants(pg, "audit verify");
 	if (tenants == NULL) {
 		ax_pg_free(pg);
 		return CTL_FAIL;

@@ -169,7 +169,7 @@ static int tenant_list(struct ctl *c, int argc, char **argv)
 	struct ax_pg *pg;
 	PGresult *res;
 	char err[512];
-	int i, sees_all = 0;
+	int i;
 
 	(void)argv;
 	if (argc != 1)
@@ -181,14 +181,7 @@ static int tenant_list(struct ctl *c, int argc, char **argv)
 		ax_pg_free(pg);
 		return ctl_fail("tenant list: %s", err);
 	}
-	res = ax_pg_exec(pg, err, sizeof(err),
-			 "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
-			 0, NULL);
-	if (res != NULL) {
-		sees_all = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-		PQclear(res);
-	}
-	if (!sees_all)
+	if (!ctl_role_sees_all(pg))
 		fprintf(stderr, "alexusctl: note: the admin role is subject to row-level "
 				"security, so no tenant is visible to a list\n");
 	res = ax_pg_exec(pg, err, sizeof(err),
