@@ -40,6 +40,11 @@ struct ax_config {
 	char *master_key;         /* ALEXUS_MASTER_KEY 64 hex digits: per-tenant credential keys derive from it */
 	char *master_key_id;      /* ALEXUS_MASTER_KEY_ID: key id of master_key (text, 1..2^31-1) */
 	char *master_keys;        /* ALEXUS_MASTER_KEYS "id:hex,...": older keys, for opening */
+	char *graph;              /* ALEXUS_GRAPH: knowledge graph backend (postgres) */
+	char *embed_url;          /* ALEXUS_EMBED_URL: "" = local feature hashing */
+	char *embed_model;        /* ALEXUS_EMBED_MODEL */
+	char *embed_key;          /* ALEXUS_EMBED_KEY: bearer key (secret) */
+	int embed_timeout_ms;     /* ALEXUS_EMBED_TIMEOUT_MS */
 	char *jwt_issuer;         /* ALEXUS_JWT_ISSUER alexus ("" = not checked) */
 	char *jwt_audience;       /* ALEXUS_JWT_AUDIENCE alexus ("" = not checked) */
 

@@ -37,15 +37,18 @@ static const char usage_text[] =
 	"  auth sync [--tenant NAME]                re-mirror tokens and secrets into redis\n"
 	"  incidents list --tenant NAME [--json] [--status open|resolved] [--limit N]\n"
 	"  audit verify [--tenant NAME]             check audit hash chains (all: owner role)\n"
+	"  cmdb import FILE... --tenant NAME [--format json|csv]\n"
+	"                                           load configuration items and relations\n"
 	"  credentials set --tenant NAME --name N   store a credential; the value on stdin\n"
 	"  credentials list --tenant NAME           names and key ids, never values\n"
 	"  credentials delete --tenant NAME --name N\n"
 	"  credentials rotate [--tenant NAME]       re-encrypt under ALEXUS_MASTER_KEY_ID\n"
 	"  config [--show-secrets]                  print the configuration table\n"
 	"\n"
-	"migrate and tenant use ALEXUS_ADMIN_DATABASE_URL (the owner role); incidents\n"
-	"and audit use ALEXUS_DATABASE_URL (the application role, row-level security\n"
-	"applies); token mint uses ALEXUS_JWT_SECRET (or _KEY_FILE), _ISSUER and\n"
+	"migrate and tenant use ALEXUS_ADMIN_DATABASE_URL (the owner role); incidents,\n"
+	"audit and cmdb use ALEXUS_DATABASE_URL (the application role, row-level\n"
+	"security applies; cmdb embeds with ALEXUS_EMBED_*, local hashing when unset);\n"
+	"credentials use the admin role and the master keys; token mint uses ALEXUS_JWT_SECRET (or _KEY_FILE), _ISSUER and\n"
 	"_AUDIENCE; token issue/revoke/list, source and auth use the admin role and\n"
 	"ALEXUS_REDIS_URL, source secret set ALEXUS_MASTER_KEY too.  Migrations\n"
 	"are read from --dir, else ALEXUS_MIGRATIONS_DIR.  `alexusctl config` lists\n"
@@ -173,6 +176,7 @@ static const struct {
 	{ "auth", ctl_auth },
 	{ "incidents", ctl_incidents },
 	{ "audit", ctl_audit },
+	{ "cmdb", ctl_cmdb },
 	{ "credentials", ctl_credentials },
 	{ "config", ctl_config },
 };

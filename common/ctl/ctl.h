@@ -48,6 +48,7 @@ int ctl_source(struct ctl *c, int argc, char **argv);      /* ctl_auth.c */
 int ctl_auth(struct ctl *c, int argc, char **argv);        /* ctl_auth.c */
 int ctl_incidents(struct ctl *c, int argc, char **argv);
 int ctl_audit(struct ctl *c, int argc, char **argv);
+int ctl_cmdb(struct ctl *c, int argc, char **argv);          /* ctl_cmdb.c */
 int ctl_credentials(struct ctl *c, int argc, char **argv);   /* ctl_credentials.c */
 
 #endif /* AX_CTL_H */
