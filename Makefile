@@ -57,11 +57,13 @@ TESTLIB_SRC:= $(wildcard tests/lib/*.c)
 TESTLIB_OBJ:= $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 TOOLS_SRC  := $(wildcard tests/tools/*.c)
 TOOLS_BIN  := $(TOOLS_SRC:tests/tools/%.c=$(BIN)/%)
+BENCH_SRC  := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all asan test run stop clean
 # Keep objects that pattern chains would otherwise delete as intermediates.
 .SECONDARY:
-all: $(DAEMONS) $(UNIT_BIN) $(INTEG_BIN) $(TOOLS_BIN)
+all: $(DAEMONS) $(UNIT_BIN) $(INTEG_BIN) $(TOOLS_BIN) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -105,6 +107,11 @@ $(BUILD)/t/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/lib/receiver.o $(INGEST_LIB
 $(BUILD)/t/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+# Benchmark programs (run by scripts/bench-*, never by tests/run) may use
+# a daemon's internals, like the unit tests.
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(INGEST_LIB) $(REASON_LIB) $(ACT_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/bin SANITIZE=address,undefined,float-cast-overflow CFLAGS="-O1 -g" all
@@ -147,9 +154,15 @@ stop:
 # The ingest benchmark (alexus-ingest next to Prometheus Alertmanager, on
 # servers it starts itself; knobs at the top of the script).  Figures:
 # docs/benchmarks.md.
-.PHONY: bench-ingest
+.PHONY: bench-ingest bench-store
 bench-ingest: all
 	scripts/bench-ingest
+
+# The data-layer benchmark: alerts and incident updates persisted through
+# row-level security, and hybrid search over the knowledge graph, on a
+# stack of its own.  Figures: docs/benchmarks.md.
+bench-store: all
+	scripts/bench-store
 
 clean:
 	rm -rf build build-asan build-fuzz bin
