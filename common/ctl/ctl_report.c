@@ -13,11 +13,23 @@
  * second query (audit_detail_sql) then says what is wrong with that row --
  * its content no longer matches its hash (edited), its prev_hash is not
  * the previous row's hash (a link rewritten), or seq jumps (rows deleted)
- * -- so the operator knows where to look.  With --tenant it reads through
- * the application role, as above; without, it walks every tenant through
- * the owner role, which must bypass row-level security to list them (a
- * superuser or BYPASSRLS, as `auth sync`), and reports every broken chain,
- * not only the first. */
+ * -- so the operator knows where to look.
+ *
+ * The chain cannot show its newest rows removed: nothing links to them.
+ * So verify then compares what it walked with the tenant's head in
+ * audit_heads (0006: the count of rows ever appended and the last hash,
+ * kept by a trigger the application role cannot bypass), counting and
+ * reading the newest row in the same statement as the head so a
+ * concurrent append cannot make them disagree.  A chain that is intact but
+ * shorter than its head is broken at the first row the head accounts for
+ * and the table lacks ("chain ends at row N but the head records M rows");
+ * on a chain already broken in the middle the same note is added to the
+ * line.
+ *
+ * With --tenant it reads through the application role, as above; without,
+ * it walks every tenant through the owner role, which must bypass
+ * row-level security to list them (a superuser or BYPASSRLS, as `auth
+ * sync`), and reports every broken chain, not only the first. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,27 +261,104 @@ static int audit_what(struct ax_pg *pg, const char *tenant, long long seq, char 
 	return 0;
 }
 
+/* For tenant $1, in one snapshot: the rows in audit_log, the head's row
+ * count (NULL without a head) and whether the head's last hash is the
+ * newest row's (true when there is neither). */
+static const char audit_head_sql[] =
+	"SELECT (SELECT count(*) FROM audit_log WHERE tenant_id = $1), h.row_count,"
+	" h.last_hash IS NOT DISTINCT FROM (SELECT hash FROM audit_log WHERE tenant_id = $1"
+	"  ORDER BY seq DESC LIMIT 1)"
+	" FROM (SELECT 1) AS one LEFT JOIN audit_heads h ON h.tenant_id = $1";
+
+/* Compare tenant's chain with its head.  0 when they agree; 1 when not,
+ * with what differs in out and *seq the first row the head accounts for
+ * that the chain does not hold as recorded; -1 with err on a database
+ * error.  intact: the walk found every link sound, so the chain is seq
+ * 1..N and its end is row N; otherwise only the counts are compared. */
+static int audit_head(struct ax_pg *pg, const char *tenant, int intact, char *out,
+		      size_t outlen, long long *seq, char *err, size_t errlen)
+{
+	const char *params[1] = { tenant };
+	long long n, m;
+	PGresult *res;
+	int hash_ok, no_head;
+	char ends[64];
+
+	if (ax_pg_begin(pg, tenant, err, errlen) != AX_OK)
+		return -1;
+	res = ax_pg_exec(pg, err, errlen, audit_head_sql, 1, params);
+	ax_pg_rollback(pg);    /* read-only */
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || PQnfields(res) != 3) {
+		PQclear(res);
+		snprintf(err, errlen, "audit head: unexpected result");
+		return -1;
+	}
+	n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	no_head = PQgetisnull(res, 0, 1);
+	m = no_head ? 0 : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	hash_ok = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	PQclear(res);
+	if (n == m && hash_ok)
+		return 0;
+	snprintf(ends, sizeof(ends), intact ? "chain ends at row %lld" : "the table holds %lld rows",
+		 n);
+	if (n == m) {
+		/* Same count, another last row: the newest rows were replaced. */
+		*seq = n;
+		snprintf(out, outlen, "%s as the head records, but the head's last hash is not "
+			 "the newest row's (newest rows replaced)", ends);
+	} else if (no_head) {
+		*seq = 1;
+		snprintf(out, outlen, "%s but the head records 0 rows (no head row: removed)",
+			 ends);
+	} else if (m > n) {
+		*seq = n + 1;
+		snprintf(out, outlen, "%s but the head records %lld rows (%lld removed)", ends,
+			 m, m - n);
+	} else {
+		*seq = m + 1;
+		snprintf(out, outlen, "%s but the head records %lld rows (%lld added without "
+			 "the head)", ends, m, n - m);
+	}
+	return 1;
+}
+
 /* Verify one tenant's chain and print one line about it.  0 intact, 1
  * broken, -1 error (printed); *rows gets the rows checked. */
 static int audit_one(struct ax_pg *pg, const char *tenant, long long *rows)
 {
-	char err[512], what[512];
-	long long broken;
+	char err[512], what[512], head[256];
+	long long broken, head_seq = 0;
+	int off;
 
 	if (ax_pg_audit_verify(pg, tenant, rows, &broken, err, sizeof(err)) != AX_OK) {
 		ctl_fail("audit verify: tenant %s: %s", tenant, err);
 		return -1;
 	}
-	if (broken == 0) {
+	off = audit_head(pg, tenant, broken == 0, head, sizeof(head), &head_seq, err,
+			 sizeof(err));
+	if (off < 0) {
+		ctl_fail("audit verify: tenant %s: %s", tenant, err);
+		return -1;
+	}
+	if (broken == 0 && !off) {
 		printf("tenant %s: ok, %lld rows checked\n", tenant, *rows);
 		return 0;
+	}
+	if (broken == 0) {
+		printf("tenant %s: BROKEN at seq %lld: %s (%lld rows)\n", tenant, head_seq, head,
+		       *rows);
+		return 1;
 	}
 	if (audit_what(pg, tenant, broken, what, sizeof(what), err, sizeof(err)) != 0) {
 		ctl_fail("audit verify: tenant %s: broken at seq %lld, and then: %s", tenant,
 			 broken, err);
 		return -1;
 	}
-	printf("tenant %s: BROKEN at seq %lld: %s (%lld rows)\n", tenant, broken, what, *rows);
+	printf("tenant %s: BROKEN at seq %lld: %s%s%s (%lld rows)\n", tenant, broken, what,
+	       off ? "; " : "", off ? head : "", *rows);
 	return 1;
 }
 

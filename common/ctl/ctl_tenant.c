@@ -8,6 +8,12 @@
  * superuser, as the local stack's owner is); for any other role the list
  * is necessarily empty and we say so on stderr rather than print nothing.
  *
+ * tenant create also writes the tenant's tenant_settings row of column
+ * defaults (thresholds, autonomy dry_run, no namespaces) in the same
+ * transaction: tenant_settings is where every setting lives (0006), and a
+ * tenant that has its row can be shown and changed like any other.
+ * tenants.settings holds only the notify webhook URL.
+ *
  * Tokens are minted locally with the configured HMAC key (the verifier
  * ingest uses, ax_jwt_opts_from_config); no database is involved, and only
  * the token is printed on stdout so that `TOKEN=$(alexusctl token mint
@@ -99,6 +105,16 @@ static int tenant_create(struct ctl *c, int argc, char **argv)
 		if (dup)
 			return ctl_fail("tenant '%s' exists", name);
 		return ctl_fail("tenant create: %s", err);
+	}
+	PQclear(res);
+	res = ax_pg_exec(pg, err, sizeof(err),
+			 "INSERT INTO tenant_settings (tenant_id) VALUES ($1)"
+			 " ON CONFLICT (tenant_id) DO NOTHING",
+			 1, params);
+	if (res == NULL) {
+		ax_pg_rollback(pg);
+		ax_pg_free(pg);
+		return ctl_fail("tenant create: settings: %s", err);
 	}
 	PQclear(res);
 	if (ax_pg_commit(pg, err, sizeof(err)) != AX_OK) {

@@ -103,44 +103,11 @@ static void ingest_down(void)
 	memset(&ingest, 0, sizeof(ingest));
 }
 
-/* Run alexusctl with args (NULL-terminated, without argv[0]); returns its
- * exit status and, in *out (may be NULL), what it printed (stdout and
- * stderr, malloc'd). */
-static int ctl(char **out, ...)
-{
-	const char *argv[16];
-	char path[512];
-	struct h_proc p;
-	va_list ap;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "%s/alexusctl", h_env("ALEXUS_BIN_DIR"));
-	argv[n++] = "alexusctl";
-	va_start(ap, out);
-	while (n < 15 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	h_spawn_argv(&p, path, argv, NULL);
-	if (h_wait_exit(&p, WAIT_MS) != 0) {
-		h_stop(&p, SIGKILL, 1000);
-		fail_msg("alexusctl %s did not finish", argv[1]);
-	}
-	if (out != NULL)
-		*out = h_read_file(p.log, NULL);
-	if (h_log_has_sanitizer_report(&p)) {
-		h_dump_log(&p);
-		fail_msg("alexusctl reported a sanitizer error");
-	}
-	unlink(p.log);
-	return WIFEXITED(p.status) ? WEXITSTATUS(p.status) : 128;
-}
-
 /* `token issue`; the token is the last line of what it prints. */
 static void issue(const char *tenant, const char *name, char token[AX_WHTOKEN_LEN + 1])
 {
 	char *out, *last;
-	int st = ctl(&out, "token", "issue", "--tenant", tenant, "--name", name, NULL);
+	int st = h_ctl(&out, "token", "issue", "--tenant", tenant, "--name", name, NULL);
 
 	if (st != 0)
 		fail_msg("token issue: %s", out);
@@ -334,16 +301,17 @@ static void test_token_in_three_places(void **state)
 		freeReplyObject(g);
 	}
 	/* token list shows it, without the token. */
-	assert_int_equal(ctl(&out, "token", "list", "--tenant", tenant, NULL), 0);
+	assert_int_equal(h_ctl(&out, "token", "list", "--tenant", tenant, NULL), 0);
 	assert_non_null(strstr(out, "am "));
 	assert_null(strstr(out, token));
 	free(out);
 	/* Same name twice is refused while the first is active. */
-	assert_int_equal(ctl(&out, "token", "issue", "--tenant", tenant, "--name", "am", NULL), 1);
+	assert_int_equal(h_ctl(&out, "token", "issue", "--tenant", tenant, "--name", "am", NULL),
+			 1);
 	assert_non_null(strstr(out, "already has an active token"));
 	free(out);
 	/* A tenant that does not exist gets no token. */
-	assert_int_equal(ctl(&out, "token", "issue", "--tenant", "no-such-tenant-x", NULL), 1);
+	assert_int_equal(h_ctl(&out, "token", "issue", "--tenant", "no-such-tenant-x", NULL), 1);
 	assert_non_null(strstr(out, "no tenant"));
 	free(out);
 	ingest_down();
@@ -375,14 +343,14 @@ static void test_refused_tokens(void **state)
 	port = ingest_up(env);
 
 	/* Revoked before first use: refused at once. */
-	assert_int_equal(ctl(&out, "token", "revoke", "--tenant", tenant, "--name", "never-used",
-			     NULL), 0);
+	assert_int_equal(h_ctl(&out, "token", "revoke", "--tenant", tenant, "--name", "never-used",
+			       NULL), 0);
 	free(out);
 	post_refused(port, "/v1/webhooks/alertmanager", FIX "alertmanager.json", h1,
 		     401, "unauthorized");
 	/* Revoked twice: nothing active by that name. */
-	assert_int_equal(ctl(&out, "token", "revoke", "--tenant", tenant, "--name", "never-used",
-			     NULL), 1);
+	assert_int_equal(h_ctl(&out, "token", "revoke", "--tenant", tenant, "--name", "never-used",
+			       NULL), 1);
 	free(out);
 
 	/* Used, then revoked: refused once the cache (1 s here) lets go. */
@@ -390,7 +358,7 @@ static void test_refused_tokens(void **state)
 			 202);
 	assert_int_equal(check_entries(r, tenant), 2);
 	cJSON_Delete(r);
-	assert_int_equal(ctl(&out, "token", "revoke", "--tenant", tenant, "--name", "used", NULL),
+	assert_int_equal(h_ctl(&out, "token", "revoke", "--tenant", tenant, "--name", "used", NULL),
 			 0);
 	free(out);
 	/* Each worker caches the answer ALEXUS_TOKEN_CACHE (1) s from its
@@ -470,8 +438,8 @@ static void test_source_secret(void **state)
 	assert_int_equal(check_entries(r, tenant), 1);
 	cJSON_Delete(r);
 
-	assert_int_equal(ctl(&out, "source", "secret", "set", "--tenant", tenant, "--source",
-			     "pagerduty", "--secret", secret, NULL), 0);
+	assert_int_equal(h_ctl(&out, "source", "secret", "set", "--tenant", tenant, "--source",
+			       "pagerduty", "--secret", secret, NULL), 0);
 	assert_null(strstr(out, secret));
 	free(out);
 	/* GitHub's from stdin, as an operator would pipe it in. */
@@ -514,13 +482,13 @@ static void test_source_secret(void **state)
 
 	/* Another secret for the source: the fixture's signature no longer fits;
 	 * both during a rotation (--add): it does again. */
-	assert_int_equal(ctl(&out, "source", "secret", "set", "--tenant", tenant, "--source",
-			     "pagerduty", "--secret", "whsec_the_next_one", NULL), 0);
+	assert_int_equal(h_ctl(&out, "source", "secret", "set", "--tenant", tenant, "--source",
+			       "pagerduty", "--secret", "whsec_the_next_one", NULL), 0);
 	free(out);
 	post_refused(port, "/v1/webhooks/pagerduty", FIX "pagerduty-v3.json", signed_pd,
 		     401, "bad_signature");
-	assert_int_equal(ctl(&out, "source", "secret", "set", "--tenant", tenant, "--source",
-			     "pagerduty", "--secret", secret, "--add", NULL), 0);
+	assert_int_equal(h_ctl(&out, "source", "secret", "set", "--tenant", tenant, "--source",
+			       "pagerduty", "--secret", secret, "--add", NULL), 0);
 	assert_non_null(strstr(out, "2 active"));
 	free(out);
 	assert_int_equal(post(port, "/v1/webhooks/pagerduty", FIX "pagerduty-v3.json", signed_pd,
@@ -538,22 +506,22 @@ static void test_source_secret(void **state)
 	}
 	post_refused(port, "/v1/webhooks/pagerduty", FIX "pagerduty-v3.resolved.json", signed_pd,
 		     401, "unauthorized");
-	assert_int_equal(ctl(&out, "auth", "sync", "--tenant", tenant, NULL), 0);
+	assert_int_equal(h_ctl(&out, "auth", "sync", "--tenant", tenant, NULL), 0);
 	assert_non_null(strstr(out, "synced 1 active"));
 	assert_non_null(strstr(out, "3 signing secret(s)"));
 	free(out);
 	post_refused(port, "/v1/webhooks/pagerduty", FIX "pagerduty-v3.resolved.json", plain, 401,
 		     "bad_signature");
 	/* The whole-stack sync works too (the stack's owner bypasses RLS). */
-	assert_int_equal(ctl(&out, "auth", "sync", NULL), 0);
+	assert_int_equal(h_ctl(&out, "auth", "sync", NULL), 0);
 	assert_non_null(strstr(out, "synced"));
 	free(out);
 	post_refused(port, "/v1/webhooks", FIX "github-deployment.json", unsigned_gh, 401,
 		     "bad_signature");
 
 	/* Cleared: unsigned passes again. */
-	assert_int_equal(ctl(&out, "source", "secret", "clear", "--tenant", tenant, "--source",
-			     "pagerduty", NULL), 0);
+	assert_int_equal(h_ctl(&out, "source", "secret", "clear", "--tenant", tenant, "--source",
+			       "pagerduty", NULL), 0);
 	free(out);
 	assert_int_equal(post(port, "/v1/webhooks/pagerduty", FIX "pagerduty-v3.resolved.json",
 			      plain, &r), 202);
@@ -642,7 +610,7 @@ static void test_rs256(void **state)
 	/* alexusctl cannot mint RS256 (it has only the public key). */
 	setenv("ALEXUS_JWT_ALG", "RS256", 1);
 	setenv("ALEXUS_JWT_KEY_FILE", pub, 1);
-	assert_int_equal(ctl(&out, "token", "mint", "--tenant", tenant, NULL), 1);
+	assert_int_equal(h_ctl(&out, "token", "mint", "--tenant", tenant, NULL), 1);
 	assert_non_null(strstr(out, "RS256"));
 	free(out);
 	unsetenv("ALEXUS_JWT_ALG");

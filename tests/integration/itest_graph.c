@@ -43,7 +43,6 @@
 #include "harness.h"
 
 #define FIX "tests/fixtures/cmdb/"
-#define WAIT_MS 30000
 
 static char tenant_a[64];       /* the JSON import */
 static struct ax_embedder *emb;
@@ -51,36 +50,6 @@ static struct ax_graph *graph;
 static cJSON *fixture;
 
 /* ----------------------------------------------------------- helpers */
-
-/* Run alexusctl with args (NULL-terminated); exit status, output in *out. */
-static int ctl(char **out, ...)
-{
-	const char *argv[16];
-	char path[512];
-	struct h_proc p;
-	va_list ap;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "%s/alexusctl", h_env("ALEXUS_BIN_DIR"));
-	argv[n++] = "alexusctl";
-	va_start(ap, out);
-	while (n < 15 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	h_spawn_argv(&p, path, argv, NULL);
-	if (h_wait_exit(&p, WAIT_MS) != 0) {
-		h_stop(&p, SIGKILL, 1000);
-		fail_msg("alexusctl %s did not finish", argv[1]);
-	}
-	*out = h_read_file(p.log, NULL);
-	if (h_log_has_sanitizer_report(&p)) {
-		h_dump_log(&p);
-		fail_msg("alexusctl reported a sanitizer error");
-	}
-	unlink(p.log);
-	return WIFEXITED(p.status) ? WEXITSTATUS(p.status) : 128;
-}
 
 static long count(const char *tenant, const char *sql)
 {
@@ -249,7 +218,7 @@ static void test_import_json(void **state)
 	char want[256], *out;
 
 	(void)state;
-	assert_int_equal(ctl(&out, "cmdb", "import", FIX "cmdb.json", "--tenant", tenant_a, NULL),
+	assert_int_equal(h_ctl(&out, "cmdb", "import", FIX "cmdb.json", "--tenant", tenant_a, NULL),
 			 0);
 	snprintf(want, sizeof(want), "%d items (%d changed), %d relations (%d new), %d issues",
 		 nlist("items"), nlist("items"), nlist("relations"), nlist("relations"),
@@ -267,7 +236,7 @@ static void test_import_json(void **state)
 				 "embedder = 'local-hash-v1' AND array_length(embedding, 1) = 1536"),
 			 nlist("items"));
 	/* Idempotent: the same file again changes no row. */
-	assert_int_equal(ctl(&out, "cmdb", "import", FIX "cmdb.json", "--tenant", tenant_a, NULL),
+	assert_int_equal(h_ctl(&out, "cmdb", "import", FIX "cmdb.json", "--tenant", tenant_a, NULL),
 			 0);
 	snprintf(want, sizeof(want), "%d items (0 changed), %d relations (0 new)",
 		 nlist("items"), nlist("relations"));
@@ -290,8 +259,8 @@ static void test_import_csv_same_graph(void **state)
 
 	(void)state;
 	h_tenant_new("graph-c", NULL, tenant_c);
-	assert_int_equal(ctl(&out, "cmdb", "import", FIX "items.csv", FIX "relations.csv",
-			     "--tenant", tenant_c, NULL), 0);
+	assert_int_equal(h_ctl(&out, "cmdb", "import", FIX "items.csv", FIX "relations.csv",
+			       "--tenant", tenant_c, NULL), 0);
 	free(out);
 	for (i = 0; i < 2; i++) {
 		PGresult *a = h_pg_q(c, tenant_a, sql[i], 0, NULL);
@@ -311,25 +280,26 @@ static void test_import_bad(void **state)
 
 	(void)state;
 	h_tenant_new("graph-d", NULL, tenant_d);
-	assert_int_equal(ctl(&out, "cmdb", "import", FIX "bad.json", "--tenant", tenant_d, NULL), 1);
+	assert_int_equal(h_ctl(&out, "cmdb", "import", FIX "bad.json", "--tenant", tenant_d, NULL),
+			 1);
 	assert_non_null(strstr(out, "items[2] 'payments'"));
 	assert_non_null(strstr(out, "\"name\""));
 	free(out);
-	assert_int_equal(ctl(&out, "cmdb", "import", FIX "items-bad.csv", "--tenant", tenant_d, NULL),
-			 1);
+	assert_int_equal(h_ctl(&out, "cmdb", "import", FIX "items-bad.csv", "--tenant", tenant_d,
+			       NULL), 1);
 	assert_non_null(strstr(out, "items-bad.csv:3: unterminated quoted field"));
 	free(out);
 	/* Valid items, then a relation to an item that exists nowhere: the
 	 * database refuses it, and the items of the same run are gone too. */
-	assert_int_equal(ctl(&out, "cmdb", "import", FIX "items.csv", FIX "relations-bad.csv",
-			     "--tenant", tenant_d, NULL), 1);
+	assert_int_equal(h_ctl(&out, "cmdb", "import", FIX "items.csv", FIX "relations-bad.csv",
+			       "--tenant", tenant_d, NULL), 1);
 	assert_non_null(strstr(out, "relations-bad.csv:4: relation 'checkout' depends_on "
 				    "'billing': no item 'billing'; nothing imported"));
 	free(out);
 	assert_int_equal(count(tenant_d, "SELECT count(*) FROM configuration_items"), 0);
 	assert_int_equal(count(tenant_d, "SELECT count(*) FROM ci_relations"), 0);
 	/* Usage errors exit 2. */
-	assert_int_equal(ctl(&out, "cmdb", "import", FIX "cmdb.json", NULL), 2);
+	assert_int_equal(h_ctl(&out, "cmdb", "import", FIX "cmdb.json", NULL), 2);
 	free(out);
 }
 
@@ -469,7 +439,7 @@ static void test_vector(void **state)
 	{
 		char *out;
 
-		assert_int_equal(ctl(&out, "cmdb", "import", FIX "rename.json", "--tenant",
+		assert_int_equal(h_ctl(&out, "cmdb", "import", FIX "rename.json", "--tenant",
 				     tenant_a, NULL), 0);
 		free(out);
 	}

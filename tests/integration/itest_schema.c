@@ -19,12 +19,33 @@
  *      the grant is missing, from the privilege check; both counted), and
  *      UPDATE/DELETE aimed at A's rows touch nothing.  The owner then finds
  *      both rows as they were.
- *   3. Migrations: `alexusctl migrate` into a fresh database applies every
- *      file once, in name order (two extra files that only work in that
- *      order); a second run applies nothing and leaves schema_migrations
- *      as it was; a failing file (creates a table, then divides by zero)
- *      leaves no table and no schema_migrations row, exits non-zero and
- *      says on stderr which file failed.
+ *   3. The periodic jobs' tenant list: active_tenant_ids() gives
+ *      alexus_app exactly the ids the owner finds not disabled (a tenant
+ *      disabled leaves it, enabled comes back), one text column from a
+ *      function without arguments, SECURITY DEFINER, owned by the owner
+ *      role and executable by alexus_app alone; alexus_app still reads no
+ *      other tenant's row of tenants, directly or joined to the list; and
+ *      owned by a role subject to row-level security (tried in a
+ *      rolled-back transaction) it refuses with 42501 instead of listing
+ *      nothing.  The catalog test also requires every SECURITY DEFINER
+ *      function to pin search_path with pg_temp last and to deny PUBLIC.
+ *   4. Settings' one home: `alexusctl tenant create --webhook` leaves a
+ *      tenant_settings row whose every defaulted column holds its catalog
+ *      default, read as alexus_app; a second create fails without touching
+ *      a changed setting; tenants.settings holds the webhook only, and the
+ *      owner's attempt to add another key (or a non-string webhook) is
+ *      refused by tenants_settings_notify_only (23514).
+ *   5. Migrations: `alexusctl migrate` into a fresh database applies the
+ *      files before 0006, then (after tenants with audit rows and a
+ *      settings row of their own were added) the rest and two extra files
+ *      that only work in name order: each once, in name order; 0006 gave
+ *      the tenant without settings its row of defaults, left the existing
+ *      row alone, recorded the chain's head equal to the table and put
+ *      FORCE back on the tables it lifted it from.  A further run applies
+ *      nothing and leaves schema_migrations as it was; a failing file
+ *      (creates a table, then divides by zero) leaves no table and no
+ *      schema_migrations row, exits non-zero and says on stderr which file
+ *      failed.
  *
  * Building a valid row for a table the test has never seen.  The filler
  * gives a value to each NOT NULL column without a default (pg_attribute:
@@ -355,6 +376,30 @@ static void test_catalog_rls(void **state)
 	for (i = 0; i < PQntuples(r); i++)
 		complain("%s: owned by %s, and alexus_app is (a member of) that role",
 			 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+	PQclear(r);
+
+	/* A SECURITY DEFINER function runs with its owner's rights: its
+	 * search_path must be pinned with pg_temp last (or a caller's
+	 * temporary objects shadow the ones it names), and PUBLIC must not be
+	 * able to call it. */
+	r = h_pg_q(adm, NULL,
+		   "SELECT p.oid::regprocedure::text,"
+		   " NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c"
+		   "  WHERE c ~ '^search_path=.*pg_temp$'),"
+		   " EXISTS (SELECT 1 FROM"
+		   "  aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) x"
+		   "  WHERE x.grantee = 0 AND x.privilege_type = 'EXECUTE')"
+		   " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+		   " WHERE n.nspname = 'public' AND p.prosecdef ORDER BY 1",
+		   0, NULL);
+	for (i = 0; i < PQntuples(r); i++) {
+		if (t_bool(r, i, 1))
+			complain("%s: SECURITY DEFINER without search_path pinned (pg_temp last)",
+				 PQgetvalue(r, i, 0));
+		if (t_bool(r, i, 2))
+			complain("%s: SECURITY DEFINER and executable by PUBLIC",
+				 PQgetvalue(r, i, 0));
+	}
 	PQclear(r);
 	report_check("catalog");
 }
@@ -1031,7 +1076,217 @@ static int cross_tenant_teardown(void **state)
 	return 0;
 }
 
-/* ------------------------------------------------------------ test 3 */
+/* ------------------------------------------------------------ tests 3, 4 */
+
+/* Comma-joined ids in id order: what active_tenant_ids() gives alexus_app
+ * (unscoped, as a periodic job calls it), or what the owner, who sees
+ * every tenant, finds not disabled.  malloc'd. */
+static char *tenant_list(int jobs)
+{
+	PGresult *r = h_pg_q(jobs ? app : adm, NULL,
+			     jobs ? "SELECT coalesce(string_agg(t, ',' ORDER BY t), '')"
+				    " FROM active_tenant_ids() t"
+				  : "SELECT coalesce(string_agg(id, ',' ORDER BY id), '')"
+				    " FROM tenants WHERE disabled_at IS NULL",
+			     0, NULL);
+	char *v = strdup(PQgetvalue(r, 0, 0));
+
+	PQclear(r);
+	return v;
+}
+
+static int listed(const char *list, const char *tenant)
+{
+	char a[8192], b[80];
+
+	snprintf(a, sizeof(a), ",%s,", list);
+	snprintf(b, sizeof(b), ",%s,", tenant);
+	return strstr(a, b) != NULL;
+}
+
+/* The periodic jobs' tenant list (0006): every active tenant, ids only,
+ * and nothing more of tenants for alexus_app. */
+static void test_jobs_tenant_list(void **state)
+{
+	char a[64], b[64], role[32], hex[9], sql[160], *jobs, *all;
+	const char *pa[1] = { a }, *pb[1] = { b };
+	struct outcome o;
+	PGresult *r;
+	(void)state;
+
+	h_tenant_new("jobs-a", NULL, a);
+	h_tenant_new("jobs-b", "https://jobs.example/hook", b);
+	jobs = tenant_list(1);
+	all = tenant_list(0);
+	assert_string_equal(jobs, all);
+	assert_true(listed(jobs, a) && listed(jobs, b));
+	free(jobs);
+	free(all);
+
+	/* One text column from a function without arguments: there is
+	 * nothing else to ask it for. */
+	r = PQexec(app, "SELECT * FROM active_tenant_ids()");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_int_equal(PQnfields(r), 1);
+	assert_int_equal(PQftype(r, 0), 25);    /* TEXTOID */
+	assert_true(PQntuples(r) >= 2);
+	PQclear(r);
+	r = h_pg_q(adm, NULL,
+		   "SELECT p.prosecdef, p.pronargs = 0, p.proretset,"
+		   " p.prorettype = 'text'::regtype, p.proowner = (SELECT oid FROM pg_roles"
+		   "  WHERE rolname = current_user),"
+		   " (SELECT string_agg(CASE WHEN x.grantee = 0 THEN 'PUBLIC'"
+		   "   ELSE pg_get_userbyid(x.grantee) END, ',' ORDER BY 1)"
+		   "  FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) x"
+		   "  WHERE x.privilege_type = 'EXECUTE' AND x.grantee <> p.proowner)"
+		   " FROM pg_proc p WHERE p.oid = 'active_tenant_ids()'::regprocedure",
+		   0, NULL);
+	assert_int_equal(PQntuples(r), 1);
+	assert_true(t_bool(r, 0, 0));   /* SECURITY DEFINER */
+	assert_true(t_bool(r, 0, 1));   /* no arguments */
+	assert_true(t_bool(r, 0, 2));   /* a set of... */
+	assert_true(t_bool(r, 0, 3));   /* ...text */
+	assert_true(t_bool(r, 0, 4));   /* owned by the owner role */
+	assert_string_equal(PQgetvalue(r, 0, 5), "alexus_app");  /* and nobody else */
+	PQclear(r);
+
+	/* alexus_app still reads only its own tenant's row of tenants, and
+	 * joining the list to tenants gives it no other tenant's columns. */
+	run_tx(app, b, 0, "SELECT count(*) FROM tenants WHERE id = $1", 1, pa, &o);
+	assert_true(o.ok && o.first == 0);
+	run_tx(app, b, 0, "SELECT count(*) FROM tenants", 0, NULL, &o);
+	assert_true(o.ok && o.first == 1);
+	run_tx(app, NULL, 0, "SELECT count(*) FROM tenants", 0, NULL, &o);
+	assert_true(o.ok && o.first == 0);
+	run_tx(app, b, 0,
+	       "SELECT count(*) FROM active_tenant_ids() i JOIN tenants t ON t.id = i"
+	       " WHERE t.name IS NOT NULL", 0, NULL, &o);
+	assert_true(o.ok && o.first == 1);
+	run_tx(app, b, 0,
+	       "SELECT count(*) FROM tenants WHERE id = $1 AND settings ? 'notify_webhook_url'", 1,
+	       pb, &o);
+	assert_true(o.ok && o.first == 1);   /* its own: yes */
+
+	/* A disabled tenant leaves the list, and comes back when enabled. */
+	run_tx(adm, a, 1, "UPDATE tenants SET disabled_at = now() WHERE id = $1", 1, pa, &o);
+	assert_true(o.ok && o.tuples == 1);
+	jobs = tenant_list(1);
+	all = tenant_list(0);
+	assert_string_equal(jobs, all);
+	assert_false(listed(jobs, a));
+	assert_true(listed(jobs, b));
+	free(jobs);
+	free(all);
+	run_tx(adm, a, 1, "UPDATE tenants SET disabled_at = NULL WHERE id = $1", 1, pa, &o);
+	assert_true(o.ok && o.tuples == 1);
+	jobs = tenant_list(1);
+	assert_true(listed(jobs, a));
+	free(jobs);
+
+	/* Owned by a role subject to row-level security it would see no
+	 * tenant: it refuses rather than answer an empty list.  All in one
+	 * transaction of the owner, rolled back. */
+	rand_hex(hex, 8);
+	snprintf(role, sizeof(role), "t_plain_%s", hex);
+	PQclear(PQexec(adm, "BEGIN"));
+	snprintf(sql, sizeof(sql), "CREATE ROLE %s NOLOGIN", role);
+	r = PQexec(adm, sql);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	snprintf(sql, sizeof(sql), "ALTER FUNCTION active_tenant_ids() OWNER TO %s", role);
+	r = PQexec(adm, sql);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	PQclear(PQexec(adm, "SET LOCAL ROLE alexus_app"));
+	r = PQexec(adm, "SELECT * FROM active_tenant_ids()");
+	assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+	assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "42501");
+	assert_non_null(strstr(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
+			       "subject to row-level security"));
+	PQclear(r);
+	PQclear(PQexec(adm, "ROLLBACK"));
+	assert_int_equal(h_pg_long(adm, NULL,
+				   "SELECT count(*) FROM pg_proc WHERE oid ="
+				   " 'active_tenant_ids()'::regprocedure AND proowner ="
+				   " (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+				   0, NULL),
+			 1);
+}
+
+/* Settings have one home (0006): `tenant create` writes the tenant's
+ * tenant_settings row of column defaults; tenants.settings takes the
+ * notify webhook and nothing else. */
+static void test_settings_home(void **state)
+{
+	char name[64], hex[9], cond[4096], sql[4400], *out;
+	const char *p[1] = { name };
+	struct outcome o;
+	PGresult *r;
+	(void)state;
+
+	rand_hex(hex, 8);
+	snprintf(name, sizeof(name), "settings-%s", hex);
+	assert_int_equal(h_ctl(&out, "tenant", "create", name, "--webhook",
+			       "https://notify.example/hook", NULL), 0);
+	free(out);
+
+	/* Every defaulted column of the row, read as alexus_app, is its
+	 * default (from the catalog; updated_at's now() aside). */
+	r = h_pg_q(adm, NULL,
+		   "SELECT string_agg(format('%I IS NOT DISTINCT FROM (%s)', a.attname,"
+		   " pg_get_expr(d.adbin, d.adrelid)), ' AND ' ORDER BY a.attnum), count(*)"
+		   " FROM pg_attribute a JOIN pg_attrdef d ON d.adrelid = a.attrelid"
+		   " AND d.adnum = a.attnum WHERE a.attrelid = 'tenant_settings'::regclass"
+		   " AND NOT a.attisdropped AND pg_get_expr(d.adbin, d.adrelid) !~ 'now\\(\\)'",
+		   0, NULL);
+	assert_true(atol(PQgetvalue(r, 0, 1)) >= 7);
+	snprintf(cond, sizeof(cond), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenant_settings WHERE %s", cond);
+	assert_int_equal(h_pg_long(app, name, "SELECT count(*) FROM tenant_settings", 0, NULL), 1);
+	assert_int_equal(h_pg_long(app, name, sql, 0, NULL), 1);
+	r = h_pg_q(app, name,
+		   "SELECT settings->>'notify_webhook_url', settings - 'notify_webhook_url' = '{}'"
+		   " FROM tenants", 0, NULL);
+	assert_int_equal(PQntuples(r), 1);
+	assert_string_equal(PQgetvalue(r, 0, 0), "https://notify.example/hook");
+	assert_true(t_bool(r, 0, 1));
+	PQclear(r);
+
+	/* Creating it again fails and leaves the settings as they were set. */
+	run_tx(app, name, 1,
+	       "UPDATE tenant_settings SET autonomy = 'approval' WHERE tenant_id = $1", 1, p, &o);
+	assert_true(o.ok && o.tuples == 1);
+	assert_int_equal(h_ctl(&out, "tenant", "create", name, NULL), 1);
+	assert_non_null(strstr(out, "exists"));
+	free(out);
+	assert_int_equal(h_pg_long(app, name, "SELECT count(*) FROM tenant_settings"
+				   " WHERE autonomy = 'approval'", 0, NULL),
+			 1);
+
+	/* No second home: another key, or a webhook that is not a string,
+	 * is refused in tenants.settings even to the owner. */
+	run_tx(adm, name, 0, "UPDATE tenants SET settings = settings ||"
+	       " '{\"execute_threshold\": 0.9}' WHERE id = $1", 1, p, &o);
+	assert_false(o.ok);
+	assert_string_equal(o.state, "23514");
+	assert_string_equal(o.constraint, "tenants_settings_notify_only");
+	run_tx(adm, name, 0, "UPDATE tenants SET settings = '{\"notify_webhook_url\": 1}'"
+	       " WHERE id = $1", 1, p, &o);
+	assert_false(o.ok);
+	assert_string_equal(o.state, "23514");
+	/* The webhook itself is still set and cleared through alexusctl. */
+	assert_int_equal(h_ctl(&out, "tenant", "set-webhook", name, "", NULL), 0);
+	free(out);
+	assert_int_equal(h_pg_long(app, name, "SELECT count(*) FROM tenants WHERE settings = '{}'",
+				   0, NULL),
+			 1);
+	assert_int_equal(h_ctl(&out, "tenant", "set-webhook", name, "https://notify.example/2",
+			       NULL), 0);
+	free(out);
+}
+
+/* ------------------------------------------------------------ test 5 */
 
 static char mig_db[64], mig_dir[64], mig_url[512];
 
@@ -1097,6 +1352,79 @@ static char *recorded(PGconn *c)
 	return s;
 }
 
+/* The first migration with backfills; the first run stops before it. */
+#define BACKFILL_FROM "0006"
+
+/* proto/sql/name into mig_dir, and its "applied" line onto expect. */
+static void copy_migration(const char *name, char *expect, size_t n)
+{
+	char src[512];
+	size_t len;
+	char *text;
+
+	snprintf(src, sizeof(src), "proto/sql/%s", name);
+	text = h_read_file(src, &len);
+	write_file(mig_dir, name, text, len);
+	free(text);
+	snprintf(expect + strlen(expect), n - strlen(expect), "applied %s\n", name);
+}
+
+/* Data of the schema before BACKFILL_FROM, as a live database would have
+ * it: mig-old with a notify webhook and three audit rows but no settings
+ * row; mig-set with a settings row of its own and no audit rows. */
+static void seed_old_schema(PGconn *db)
+{
+	PQclear(h_pg_q(db, "mig-old",
+		       "INSERT INTO tenants (id, name, settings) VALUES ('mig-old', 'Old',"
+		       " '{\"notify_webhook_url\": \"https://old.example/hook\"}')",
+		       0, NULL));
+	PQclear(h_pg_q(db, "mig-old",
+		       "SELECT audit_append('act', 'notify', 'incident/' || i, '{}'::jsonb, NULL)"
+		       " FROM generate_series(1, 3) AS i",
+		       0, NULL));
+	PQclear(h_pg_q(db, "mig-set", "INSERT INTO tenants (id, name) VALUES ('mig-set', 'Set')",
+		       0, NULL));
+	PQclear(h_pg_q(db, "mig-set",
+		       "INSERT INTO tenant_settings (tenant_id, autonomy)"
+		       " VALUES ('mig-set', 'approval')",
+		       0, NULL));
+}
+
+/* After the second run: every tenant has its settings row (an existing
+ * one untouched), every chain its head equal to the table, and the tables
+ * whose FORCE the backfill lifted have it back. */
+static void check_backfills(PGconn *db)
+{
+	PGresult *r;
+
+	assert_int_equal(h_pg_long(db, NULL, "SELECT count(*) FROM tenant_settings WHERE"
+				   " tenant_id = 'mig-old' AND autonomy = 'dry_run'", 0, NULL),
+			 1);
+	assert_int_equal(h_pg_long(db, NULL, "SELECT count(*) FROM tenant_settings WHERE"
+				   " tenant_id = 'mig-set' AND autonomy = 'approval'", 0, NULL),
+			 1);
+	assert_int_equal(h_pg_long(db, NULL, "SELECT count(*) FROM tenant_settings", 0, NULL), 2);
+	assert_int_equal(h_pg_long(db, NULL, "SELECT row_count FROM audit_heads WHERE"
+				   " tenant_id = 'mig-old'", 0, NULL),
+			 h_pg_long(db, NULL, "SELECT count(*) FROM audit_log WHERE"
+				   " tenant_id = 'mig-old'", 0, NULL));
+	assert_int_equal(h_pg_long(db, NULL, "SELECT count(*) FROM audit_heads h JOIN audit_log l"
+				   " ON l.tenant_id = h.tenant_id AND l.hash = h.last_hash"
+				   " WHERE h.tenant_id = 'mig-old' AND l.seq = 3", 0, NULL),
+			 1);
+	assert_int_equal(h_pg_long(db, NULL, "SELECT count(*) FROM audit_heads WHERE"
+				   " tenant_id = 'mig-set'", 0, NULL),
+			 0);
+	assert_int_equal(h_pg_long(db, NULL, "SELECT count(*) FROM pg_class WHERE relname IN"
+				   " ('tenants', 'tenant_settings', 'audit_log', 'audit_heads')"
+				   " AND relrowsecurity AND relforcerowsecurity", 0, NULL),
+			 4);
+	r = h_pg_q(db, NULL, "SELECT string_agg(t, ',' ORDER BY t) FROM active_tenant_ids() t",
+		   0, NULL);
+	assert_string_equal(PQgetvalue(r, 0, 0), "mig-old,mig-set");
+	PQclear(r);
+}
+
 static void test_migrations(void **state)
 {
 	static const char first[] = "CREATE TABLE mig_order (a integer);\n";
@@ -1106,6 +1434,7 @@ static void test_migrations(void **state)
 				     "SELECT 1 / 0;\n";
 	struct dirent **names = NULL;
 	char *out, *err, *before, *after, *lines, *p, hex[9], expect[8192] = "";
+	char expect1[4096] = "", expect2[4096] = "";
 	const char *admin = h_env("ALEXUS_ADMIN_DATABASE_URL"), *slash, *q;
 	PGconn *db;
 	PGresult *r;
@@ -1131,40 +1460,46 @@ static void test_migrations(void **state)
 		PQclear(r);
 	}
 
-	/* proto/sql copied, plus two files that work only in name order; the
-	 * later one is written first so directory order is not name order. */
+	/* proto/sql copied in two steps (below), then two files of our own. */
 	snprintf(mig_dir, sizeof(mig_dir), "/tmp/alexus-mig-XXXXXX");
 	if (mkdtemp(mig_dir) == NULL)
 		fail_msg("mkdtemp: %s", strerror(errno));
-	write_file(mig_dir, "9001_order_second.sql", second, sizeof(second) - 1);
 	n = scandir("proto/sql", &names, is_migration, alphasort);
-	assert_true(n >= 3);
-	for (i = 0; i < n; i++) {
-		char src[512];
-		size_t len;
-		char *text;
+	assert_true(n >= 6);
 
-		snprintf(src, sizeof(src), "proto/sql/%s", names[i]->d_name);
-		text = h_read_file(src, &len);
-		write_file(mig_dir, names[i]->d_name, text, len);
-		free(text);
-		snprintf(expect + strlen(expect), sizeof(expect) - strlen(expect), "applied %s\n",
-			 names[i]->d_name);
-		free(names[i]);
-	}
-	free(names);
-	write_file(mig_dir, "9000_order_first.sql", first, sizeof(first) - 1);
-	snprintf(expect + strlen(expect), sizeof(expect) - strlen(expect),
-		 "applied 9000_order_first.sql\napplied 9001_order_second.sql\n");
-
-	/* First run: everything, once, in name order. */
+	/* First run: the files before 0006, whose backfills need data of the
+	 * older schema to be seen working. */
+	for (i = 0; i < n && strcmp(names[i]->d_name, BACKFILL_FROM) < 0; i++)
+		copy_migration(names[i]->d_name, expect1, sizeof(expect1));
 	assert_int_equal(migrate(&out, &err), 0);
-	assert_string_equal(out, expect);
+	assert_string_equal(out, expect1);
 	assert_string_equal(err, "");
 	free(out);
 	free(err);
 	db = PQconnectdb(mig_url);
 	assert_int_equal(PQstatus(db), CONNECTION_OK);
+	seed_old_schema(db);
+
+	/* Second run: the rest, plus two files that work only in name order;
+	 * the later one is written first so directory order is not name
+	 * order. */
+	write_file(mig_dir, "9001_order_second.sql", second, sizeof(second) - 1);
+	for (; i < n; i++)
+		copy_migration(names[i]->d_name, expect2, sizeof(expect2));
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	write_file(mig_dir, "9000_order_first.sql", first, sizeof(first) - 1);
+	snprintf(expect2 + strlen(expect2), sizeof(expect2) - strlen(expect2),
+		 "applied 9000_order_first.sql\napplied 9001_order_second.sql\n");
+	assert_int_equal(migrate(&out, &err), 0);
+	assert_string_equal(out, expect2);
+	assert_string_equal(err, "");
+	free(out);
+	free(err);
+	check_backfills(db);
+	snprintf(expect, sizeof(expect), "%s%s", expect1, expect2);
+
 	before = recorded(db);
 	for (lines = before, p = expect; (p = strstr(p, "applied ")) != NULL; p += 8) {
 		size_t len = strcspn(p + 8, "\n");
@@ -1188,7 +1523,7 @@ static void test_migrations(void **state)
 				   0, NULL),
 			 2);
 
-	/* Second run: nothing to do, nothing recorded. */
+	/* A third run: nothing to do, nothing recorded. */
 	assert_int_equal(migrate(&out, &err), 0);
 	assert_string_equal(out, "up to date\n");
 	assert_string_equal(err, "");
@@ -1272,6 +1607,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_catalog_rls),
 		cmocka_unit_test_teardown(test_cross_tenant, cross_tenant_teardown),
+		cmocka_unit_test(test_jobs_tenant_list),
+		cmocka_unit_test(test_settings_home),
 		cmocka_unit_test_teardown(test_migrations, migrations_teardown),
 	};
 

@@ -336,6 +336,40 @@ long long h_redis_int(redisContext *c, const char *fmt, ...)
 	return v;
 }
 
+#define CTL_WAIT_MS 60000    /* cmdb import of a large file under ASan is slow */
+#define CTL_MAXARGS 14
+
+int h_ctl(char **out, ...)
+{
+	const char *argv[CTL_MAXARGS + 2];
+	char path[512];
+	struct h_proc p;
+	va_list ap;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/alexusctl", h_env("ALEXUS_BIN_DIR"));
+	argv[n++] = "alexusctl";
+	va_start(ap, out);
+	while ((argv[n] = va_arg(ap, const char *)) != NULL)
+		if (++n > CTL_MAXARGS + 1)
+			die("h_ctl: more than %d arguments", CTL_MAXARGS);
+	va_end(ap);
+	h_spawn_argv(&p, path, argv, NULL);
+	if (h_wait_exit(&p, CTL_WAIT_MS) != 0) {
+		h_stop(&p, SIGKILL, 1000);
+		h_dump_log(&p);
+		die("alexusctl %s did not finish in %d ms", argv[1] ? argv[1] : "", CTL_WAIT_MS);
+	}
+	if (h_log_has_sanitizer_report(&p)) {
+		h_dump_log(&p);
+		die("alexusctl %s reported a sanitizer error", argv[1] ? argv[1] : "");
+	}
+	if (out != NULL)
+		*out = h_read_file(p.log, NULL);
+	unlink(p.log);
+	return WIFEXITED(p.status) ? WEXITSTATUS(p.status) : 128;
+}
+
 void h_tenant_new(const char *prefix, const char *webhook, char out[64])
 {
 	char uuid[AX_UUID_LEN];

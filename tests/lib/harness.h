@@ -70,6 +70,14 @@ long long h_redis_int(redisContext *c, const char *fmt, ...);
 void h_tenant_new(const char *prefix, const char *webhook, char out[64]);
 char *h_token(const char *tenant);
 
+/* Run the real alexusctl from ALEXUS_BIN_DIR with the arguments given
+ * (without argv[0], at most 14, then NULL) and the test's environment.
+ * Returns its exit status (128 when it died of a signal); *out (out may be
+ * NULL) gets what it printed, stdout and stderr interleaved, malloc'd.
+ * One that runs over 60 s or reports a sanitizer error ends the test
+ * binary with its output. */
+int h_ctl(char **out, ...) __attribute__((sentinel));
+
 /* Whole file into a malloc'd NUL-terminated buffer (fails the test on error). */
 char *h_read_file(const char *path, size_t *len);
 
