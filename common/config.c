@@ -42,6 +42,9 @@ static int check_jwt_alg(const char *v, char *errbuf, size_t errlen);
 static int check_log_level(const char *v, char *errbuf, size_t errlen);
 static int check_nonempty(const char *v, char *errbuf, size_t errlen);
 static int check_consumer(const char *v, char *errbuf, size_t errlen);
+static int check_llm_provider(const char *v, char *errbuf, size_t errlen);
+static int check_http_url(const char *v, char *errbuf, size_t errlen);
+static int check_llm_prices(const char *v, char *errbuf, size_t errlen);
 
 #define F(field) offsetof(struct ax_config, field)
 
@@ -134,6 +137,26 @@ static const struct cfg_key cfg_table[] = {
 	{ "ALEXUS_NOTIFY_BACKOFF_MS", CFG_INT, F(notify_backoff_ms), "200", 0, 600000,
 	  "first retry delay, doubled each attempt, ms", 0, NULL },
 
+	{ "ALEXUS_LLM_PROVIDER", CFG_STR, F(llm_provider), "none", 0, 0,
+	  "LLM for incident analysis: none (heuristic only), openai (any OpenAI-compatible "
+	  "chat-completions server) or anthropic", 0, check_llm_provider },
+	{ "ALEXUS_LLM_URL", CFG_STR, F(llm_url), "", 0, 0,
+	  "LLM base URL (empty: https://api.openai.com/v1 or https://api.anthropic.com)", 0,
+	  check_http_url },
+	{ "ALEXUS_LLM_MODEL", CFG_STR, F(llm_model), "", 0, 0,
+	  "LLM model (empty: gpt-4o-mini or claude-3-5-haiku-latest)", 0, NULL },
+	{ "ALEXUS_LLM_KEY", CFG_STR, F(llm_key), "", 0, 0,
+	  "LLM API key when the tenant has none of its own", 1, NULL },
+	{ "ALEXUS_LLM_TIMEOUT_MS", CFG_INT, F(llm_timeout_ms), "30000", 100, 600000,
+	  "LLM request timeout, ms (no retry inside a request)", 0, NULL },
+	{ "ALEXUS_LLM_MAX_TOKENS", CFG_INT, F(llm_max_tokens), "1024", 16, 200000,
+	  "most tokens an LLM answer may use", 0, NULL },
+	{ "ALEXUS_LLM_DAILY_TOKENS", CFG_INT, F(llm_daily_tokens), "1000000", 0, 2000000000,
+	  "LLM tokens per tenant per UTC day (0: no limit)", 0, NULL },
+	{ "ALEXUS_LLM_PRICES", CFG_STR, F(llm_prices), "", 0, 0,
+	  "LLM prices, \"model-prefix=in/out,...\" in USD per million tokens, before the "
+	  "built-in table", 0, check_llm_prices },
+
 	{ "ALEXUS_LOG_LEVEL", CFG_STR, F(log_level), "info", 0, 0,
 	  "debug, info, warn or error", 0, check_log_level },
 };
@@ -204,6 +227,83 @@ static int check_consumer(const char *v, char *errbuf, size_t errlen)
 			return ax_errfmt(errbuf, errlen, "must be printable ASCII without spaces");
 	}
 	return 0;
+}
+
+static int check_llm_provider(const char *v, char *errbuf, size_t errlen)
+{
+	if (strcmp(v, "none") != 0 && strcmp(v, "openai") != 0 && strcmp(v, "anthropic") != 0)
+		return ax_errfmt(errbuf, errlen, "must be none, openai or anthropic");
+	return 0;
+}
+
+/* Empty, or an http(s) URL (httpc refuses every other scheme anyway). */
+static int check_http_url(const char *v, char *errbuf, size_t errlen)
+{
+	if (v[0] != '\0' && strncasecmp(v, "http://", 7) != 0 && strncasecmp(v, "https://", 8) != 0)
+		return ax_errfmt(errbuf, errlen, "must start with http:// or https://");
+	return 0;
+}
+
+/* A non-negative decimal ("2.5", "10", "0.15") at *p; advances *p. */
+static int price_num(const char **p)
+{
+	const char *s = *p;
+	int digits = 0;
+
+	while (*s >= '0' && *s <= '9') {
+		s++;
+		digits++;
+	}
+	if (*s == '.') {
+		s++;
+		while (*s >= '0' && *s <= '9') {
+			s++;
+			digits++;
+		}
+	}
+	if (digits == 0 || s - *p > 12)
+		return -1;
+	*p = s;
+	return 0;
+}
+
+/* "prefix=in/out[,prefix=in/out...]": at most 16 entries, prefixes of 1..63
+ * of A-Z a-z 0-9 . _ : / -.  reason/llm.c (reason_llm_prices_parse) reads
+ * the same grammar; tests/unit/test_llm.c holds the two to it. */
+static int check_llm_prices(const char *v, char *errbuf, size_t errlen)
+{
+	const char *p = v;
+	int n = 0;
+
+	if (*p == '\0')
+		return 0;
+	for (;;) {
+		const char *start = p;
+
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		       (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == ':' ||
+		       *p == '/' || *p == '-')
+			p++;
+		if (p == start || p - start > 63 || *p != '=')
+			goto bad;
+		p++;
+		if (price_num(&p) != 0 || *p != '/')
+			goto bad;
+		p++;
+		if (price_num(&p) != 0)
+			goto bad;
+		if (++n > 16)
+			return ax_errfmt(errbuf, errlen, "more than 16 entries");
+		if (*p == '\0')
+			return 0;
+		if (*p != ',') {
+			n--;
+			goto bad;
+		}
+		p++;
+	}
+bad:
+	return ax_errfmt(errbuf, errlen, "entry %d: want model-prefix=in/out", n + 1);
 }
 
 static char *default_consumer(void)

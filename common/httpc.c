@@ -159,6 +159,14 @@ ax_err ax_httpc_request(const char *method, const char *url, const char *const *
 	cc = curl_easy_perform(h);
 	if (cc == CURLE_OK) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		{
+			/* Seconds or an HTTP date, which curl converts; a past
+			 * date or garbage gives 0 or less: "not given". */
+			curl_off_t ra = 0;
+
+			if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+				resp->retry_after_s = ra > 86400 ? 86400 : (long)ra;
+		}
 		if (sink.buf == NULL)
 			sink.buf = ax_xstrdup("");
 		resp->body = sink.buf;

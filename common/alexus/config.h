@@ -60,6 +60,17 @@ struct ax_config {
 	int notify_retries;       /* ALEXUS_NOTIFY_RETRIES extra attempts, 3 */
 	int notify_backoff_ms;    /* ALEXUS_NOTIFY_BACKOFF_MS first retry delay, 200 */
 
+	/* reason: the LLM provider (reason/llm.h); a tenant's own settings
+	 * and encrypted key, when it has them, take precedence */
+	char *llm_provider;       /* ALEXUS_LLM_PROVIDER none | openai | anthropic, none */
+	char *llm_url;            /* ALEXUS_LLM_URL base URL, "" = the provider's public API */
+	char *llm_model;          /* ALEXUS_LLM_MODEL, "" = the provider's default model */
+	char *llm_key;            /* ALEXUS_LLM_KEY (secret) */
+	int llm_timeout_ms;       /* ALEXUS_LLM_TIMEOUT_MS per request, 30000 */
+	int llm_max_tokens;       /* ALEXUS_LLM_MAX_TOKENS answer cap, 1024 */
+	int llm_daily_tokens;     /* ALEXUS_LLM_DAILY_TOKENS per tenant and UTC day, 1000000 */
+	char *llm_prices;         /* ALEXUS_LLM_PRICES "prefix=in/out,...", "" = built-in */
+
 	char *log_level;          /* ALEXUS_LOG_LEVEL info */
 };
 

@@ -12,6 +12,7 @@ struct ax_httpc_resp {
 	long status;        /* HTTP status, 0 if no response */
 	char *body;         /* NUL-terminated, at most 64 KiB kept; free() */
 	size_t body_len;
+	long retry_after_s; /* Retry-After in seconds (a date is converted), 0 if absent */
 };
 
 /* Once per process, before threads: curl_global_init.  0, or -1 on error. */

@@ -2,7 +2,15 @@
  *
  * libevent's evhttp does the HTTP; a mutex and a condition variable hand
  * requests to the test thread, so waiting for a delivery is a wait on a
- * condition with a deadline rather than a sleep. */
+ * condition with a deadline rather than a sleep.
+ *
+ * A delayed reply is a timer on the loop holding the evhttp request.  If
+ * the client hangs up first, evhttp (2.1.12, evhttp_connection_incoming_
+ * fail) detaches the unanswered request from the dead connection instead
+ * of freeing it, and evhttp_send_reply on a detached request just frees
+ * it: so the timer may always send.  The timers still pending at stop are
+ * fired on the loop thread before it exits, since evhttp_free would free
+ * the requests they hold. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +34,24 @@
 #define RCV_MAX 256
 #define RCV_SCRIPT_MAX 64
 
+/* One queued reply: owned copies of rcv_reply's strings. */
+struct script {
+	int status;
+	char *body;       /* NULL: the {"ok":...} body */
+	size_t body_len;
+	char *headers;
+	int delay_ms;
+};
+
+/* A reply held back by its delay; lives on the loop thread only. */
+struct pending {
+	struct receiver *r;
+	struct evhttp_request *req;
+	struct script s;
+	struct event *timer;
+	struct pending *next;
+};
+
 struct receiver {
 	struct event_base *base;
 	struct evhttp *http;
@@ -36,11 +62,79 @@ struct receiver {
 	pthread_cond_t cv;
 	int port;
 	int default_status;
-	int script[RCV_SCRIPT_MAX];
+	struct script script[RCV_SCRIPT_MAX];
 	int nscript;
+	struct pending *pending;   /* loop thread only */
 	struct rcv_request reqs[RCV_MAX];
 	int n;
 };
+
+static void script_release(struct script *s)
+{
+	free(s->body);
+	free(s->headers);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Send s as the answer to req and release s. */
+static void send_scripted(struct evhttp_request *req, struct script *s)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	struct evbuffer *out = evbuffer_new();
+	const char *p = s->headers;
+
+	while (p != NULL && *p != '\0') {
+		const char *eol = strchr(p, '\n'), *colon;
+		size_t n = eol != NULL ? (size_t)(eol - p) : strlen(p);
+		char line[1024];
+
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		colon = strchr(line, ':');
+		if (colon != NULL) {
+			const char *v = colon + 1;
+
+			line[colon - line] = '\0';
+			while (*v == ' ')
+				v++;
+			evhttp_add_header(oh, line, v);
+		}
+		p = eol != NULL ? eol + 1 : NULL;
+	}
+	if (evhttp_find_header(oh, "Content-Type") == NULL)
+		evhttp_add_header(oh, "Content-Type", "application/json");
+	if (s->body != NULL)
+		evbuffer_add(out, s->body, s->body_len);
+	else
+		evbuffer_add_printf(out, "{\"ok\":%s}", s->status < 300 ? "true" : "false");
+	evhttp_send_reply(req, s->status, s->status < 300 ? "OK" : "Error", out);
+	evbuffer_free(out);
+	script_release(s);
+}
+
+static void pending_fire(struct pending *pd)
+{
+	struct pending **pp;
+
+	for (pp = &pd->r->pending; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == pd) {
+			*pp = pd->next;
+			break;
+		}
+	}
+	event_free(pd->timer);
+	send_scripted(pd->req, &pd->s);
+	free(pd);
+}
+
+static void on_delay(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	pending_fire(arg);
+}
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
@@ -49,17 +143,20 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct evkeyval *kv;
 	struct rcv_request *q;
+	struct script s;
 	size_t hlen = 1, len;
 	char *p;
 	int status;
 
 	pthread_mutex_lock(&r->mu);
 	if (r->nscript > 0) {
-		status = r->script[0];
-		memmove(r->script, r->script + 1, sizeof(int) * (size_t)--r->nscript);
+		s = r->script[0];
+		memmove(r->script, r->script + 1, sizeof(r->script[0]) * (size_t)--r->nscript);
 	} else {
-		status = r->default_status;
+		memset(&s, 0, sizeof(s));
+		s.status = r->default_status;
 	}
+	status = s.status;
 	if (r->n < RCV_MAX) {
 		q = &r->reqs[r->n];
 		switch (evhttp_request_get_command(req)) {
@@ -91,21 +188,31 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	pthread_mutex_unlock(&r->mu);
 
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
-	{
-		struct evbuffer *out = evbuffer_new();
-		evbuffer_add_printf(out, "{\"ok\":%s}", status < 300 ? "true" : "false");
-		evhttp_send_reply(req, status, status < 300 ? "OK" : "Error", out);
-		evbuffer_free(out);
+	if (s.delay_ms > 0) {
+		struct pending *pd = calloc(1, sizeof(*pd));
+		struct timeval tv = { s.delay_ms / 1000, (s.delay_ms % 1000) * 1000 };
+
+		pd->r = r;
+		pd->req = req;
+		pd->s = s;
+		pd->timer = evtimer_new(r->base, on_delay, pd);
+		pd->next = r->pending;
+		r->pending = pd;
+		evtimer_add(pd->timer, &tv);
+		return;
 	}
+	send_scripted(req, &s);
 }
 
 static void on_quit(evutil_socket_t fd, short ev, void *arg)
 {
+	struct receiver *r = arg;
+
 	(void)fd;
 	(void)ev;
-	event_base_loopbreak(arg);
+	while (r->pending != NULL)
+		pending_fire(r->pending);
+	event_base_loopbreak(r->base);
 }
 
 static void *run(void *arg)
@@ -137,7 +244,7 @@ struct receiver *rcv_start(int default_status)
 	fd = evhttp_bound_socket_get_fd(r->sock);
 	getsockname(fd, (struct sockaddr *)&ss, &sl);
 	r->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	r->quit = event_new(r->base, -1, 0, on_quit, r->base);
+	r->quit = event_new(r->base, -1, 0, on_quit, r);
 	pthread_create(&r->thread, NULL, run, r);
 	return r;
 }
@@ -157,6 +264,8 @@ void rcv_stop(struct receiver *r)
 		free(r->reqs[i].headers);
 		free(r->reqs[i].body);
 	}
+	for (i = 0; i < r->nscript; i++)
+		script_release(&r->script[i]);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	free(r);
@@ -170,9 +279,36 @@ int rcv_port(const struct receiver *r)
 void rcv_script(struct receiver *r, int status, int n)
 {
 	pthread_mutex_lock(&r->mu);
-	while (n-- > 0 && r->nscript < RCV_SCRIPT_MAX)
-		r->script[r->nscript++] = status;
+	while (n-- > 0 && r->nscript < RCV_SCRIPT_MAX) {
+		memset(&r->script[r->nscript], 0, sizeof(r->script[0]));
+		r->script[r->nscript++].status = status;
+	}
 	pthread_mutex_unlock(&r->mu);
+}
+
+void rcv_script_reply(struct receiver *r, const struct rcv_reply *reply)
+{
+	struct script s;
+
+	memset(&s, 0, sizeof(s));
+	s.status = reply->status;
+	if (reply->body != NULL) {
+		s.body_len = reply->body_len > 0 ? reply->body_len : strlen(reply->body);
+		s.body = malloc(s.body_len + 1);
+		memcpy(s.body, reply->body, s.body_len);
+		s.body[s.body_len] = '\0';
+	}
+	if (reply->headers != NULL)
+		s.headers = strdup(reply->headers);
+	s.delay_ms = reply->delay_ms;
+	pthread_mutex_lock(&r->mu);
+	if (r->nscript < RCV_SCRIPT_MAX) {
+		r->script[r->nscript++] = s;
+		s.body = NULL;
+		s.headers = NULL;
+	}
+	pthread_mutex_unlock(&r->mu);
+	script_release(&s);
 }
 
 int rcv_wait(struct receiver *r, int n, int timeout_ms)

@@ -1,7 +1,8 @@
 /* receiver.h - an in-process HTTP receiver that stands in for a webhook
- * endpoint (Slack, a generic webhook...).  It runs its own libevent loop
- * on a thread, records every request, and answers with a status the test
- * scripts: a queue of statuses for the first requests, then a default. */
+ * endpoint (Slack, a generic webhook, an LLM API...).  It runs its own
+ * libevent loop on a thread, records every request, and answers with what
+ * the test scripts: a queue of replies for the first requests (a status,
+ * or a full reply with body, headers and a delay), then a default. */
 #ifndef T_RECEIVER_H
 #define T_RECEIVER_H
 
@@ -21,8 +22,30 @@ struct receiver;
 struct receiver *rcv_start(int default_status);
 void rcv_stop(struct receiver *r);
 int rcv_port(const struct receiver *r);
-/* Answer the next n requests with status (queued after earlier scripts). */
+/* Answer the next n requests with status (queued after earlier scripts);
+ * the body is {"ok":true} below 300, else {"ok":false}. */
 void rcv_script(struct receiver *r, int status, int n);
+
+/* A full scripted reply.  body NULL: the {"ok":...} body of rcv_script;
+ * body_len 0 with a body: strlen(body).  headers: "Name: value" lines
+ * separated by '\n' (NULL for none); a Content-Type among them replaces
+ * the default application/json.  delay_ms > 0 holds the reply back that
+ * long (the request is recorded at once), so a client's timeout can be
+ * tested; a client that gave up meanwhile has closed the connection and
+ * the late reply is dropped.  A test that lets a delayed reply outlive its
+ * client should ignore SIGPIPE.  Replies still held at rcv_stop are sent
+ * (or dropped) then.  Everything is copied. */
+struct rcv_reply {
+	int status;
+	const char *body;
+	size_t body_len;
+	const char *headers;
+	int delay_ms;
+};
+
+/* Queue reply for the next request (after earlier scripts, shared with
+ * rcv_script's queue). */
+void rcv_script_reply(struct receiver *r, const struct rcv_reply *reply);
 /* Wait until at least n requests arrived or timeout_ms; returns count. */
 int rcv_wait(struct receiver *r, int n, int timeout_ms);
 int rcv_count(struct receiver *r);

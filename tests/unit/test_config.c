@@ -74,6 +74,14 @@ static void test_defaults(void **state)
 	assert_int_equal(c.notify_timeout_ms, 5000);
 	assert_int_equal(c.notify_retries, 3);
 	assert_int_equal(c.notify_backoff_ms, 200);
+	assert_string_equal(c.llm_provider, "none");
+	assert_string_equal(c.llm_url, "");
+	assert_string_equal(c.llm_model, "");
+	assert_string_equal(c.llm_key, "");
+	assert_int_equal(c.llm_timeout_ms, 30000);
+	assert_int_equal(c.llm_max_tokens, 1024);
+	assert_int_equal(c.llm_daily_tokens, 1000000);
+	assert_string_equal(c.llm_prices, "");
 	assert_string_equal(c.log_level, "info");
 
 	assert_int_equal(gethostname(host, sizeof(host)), 0);
@@ -98,6 +106,14 @@ static void test_override(void **state)
 	setenv("ALEXUS_NOTIFY_RETRIES", "0", 1);
 	setenv("ALEXUS_BATCH", "", 1); /* empty number: default */
 	setenv("ALEXUS_LOG_LEVEL", "DEBUG", 1);
+	setenv("ALEXUS_LLM_PROVIDER", "anthropic", 1);
+	setenv("ALEXUS_LLM_URL", "http://litellm.internal:4000", 1);
+	setenv("ALEXUS_LLM_MODEL", "claude-sonnet-4-20250514", 1);
+	setenv("ALEXUS_LLM_KEY", "sk-ant-test", 1);
+	setenv("ALEXUS_LLM_TIMEOUT_MS", "15000", 1);
+	setenv("ALEXUS_LLM_MAX_TOKENS", "2048", 1);
+	setenv("ALEXUS_LLM_DAILY_TOKENS", "0", 1);
+	setenv("ALEXUS_LLM_PRICES", "claude-sonnet-4=3/15,my-vllm=0/0", 1);
 	assert_int_equal(ax_config_load(&c, err, sizeof(err)), AX_OK);
 	assert_int_equal(c.ingest_port, 9090);
 	assert_string_equal(c.redis_url, "redis://10.0.0.1:7000");
@@ -109,6 +125,14 @@ static void test_override(void **state)
 	assert_int_equal(c.notify_retries, 0);
 	assert_int_equal(c.batch, 16);
 	assert_string_equal(c.log_level, "DEBUG");
+	assert_string_equal(c.llm_provider, "anthropic");
+	assert_string_equal(c.llm_url, "http://litellm.internal:4000");
+	assert_string_equal(c.llm_model, "claude-sonnet-4-20250514");
+	assert_string_equal(c.llm_key, "sk-ant-test");
+	assert_int_equal(c.llm_timeout_ms, 15000);
+	assert_int_equal(c.llm_max_tokens, 2048);
+	assert_int_equal(c.llm_daily_tokens, 0);
+	assert_string_equal(c.llm_prices, "claude-sonnet-4=3/15,my-vllm=0/0");
 	ax_config_release(&c);
 }
 
@@ -147,6 +171,16 @@ static void test_bad_values(void **state)
 	expect_bad("ALEXUS_LOG_LEVEL", "verbose", "debug");
 	expect_bad("ALEXUS_DATABASE_URL", "", "empty");
 	expect_bad("ALEXUS_CONSUMER", "has space", "printable");
+	expect_bad("ALEXUS_LLM_PROVIDER", "gpt", "none, openai or anthropic");
+	expect_bad("ALEXUS_LLM_PROVIDER", "OpenAI", "none, openai or anthropic");
+	expect_bad("ALEXUS_LLM_URL", "ftp://models.internal/v1", "http://");
+	expect_bad("ALEXUS_LLM_URL", "api.openai.com/v1", "http://");
+	expect_bad("ALEXUS_LLM_TIMEOUT_MS", "50", "out of range");
+	expect_bad("ALEXUS_LLM_MAX_TOKENS", "0", "out of range");
+	expect_bad("ALEXUS_LLM_DAILY_TOKENS", "-1", "out of range");
+	expect_bad("ALEXUS_LLM_DAILY_TOKENS", "1e6", "not a whole number");
+	expect_bad("ALEXUS_LLM_PRICES", "gpt-4o=abc/10", "model-prefix=in/out");
+	expect_bad("ALEXUS_LLM_PRICES", "gpt-4o=2.5/10,", "entry 2");
 }
 
 /* Run ax_config_print with stdout captured into buf. */
@@ -178,9 +212,14 @@ static void test_print(void **state)
 	(void)state;
 	setenv("ALEXUS_JWT_SECRET", "topsecret", 1);
 	setenv("ALEXUS_DATABASE_URL", "postgresql://app:hunter2@db:5432/alexus", 1);
+	setenv("ALEXUS_LLM_KEY", "sk-llm-very-secret", 1);
 	assert_int_equal(ax_config_load(&c, err, sizeof(err)), AX_OK);
 
 	capture_print(&c, 0, out, sizeof(out));
+	assert_null(strstr(out, "sk-llm-very-secret"));
+	assert_non_null(strstr(out, "ALEXUS_LLM_KEY=****  # "));
+	assert_non_null(strstr(out, "ALEXUS_LLM_PROVIDER=none  # "));
+	assert_non_null(strstr(out, "ALEXUS_LLM_DAILY_TOKENS=1000000  # "));
 	assert_null(strstr(out, "topsecret"));
 	assert_null(strstr(out, "hunter2"));
 	assert_non_null(strstr(out, "ALEXUS_JWT_SECRET=****  # "));
@@ -192,6 +231,7 @@ static void test_print(void **state)
 
 	capture_print(&c, 1, out, sizeof(out));
 	assert_non_null(strstr(out, "ALEXUS_JWT_SECRET=topsecret  # "));
+	assert_non_null(strstr(out, "ALEXUS_LLM_KEY=sk-llm-very-secret  # "));
 	assert_non_null(strstr(out, "hunter2"));
 	ax_config_release(&c);
 }
