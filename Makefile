@@ -164,6 +164,13 @@ bench-ingest: all
 bench-store: all
 	scripts/bench-store
 
+# The heuristic investigation over the labelled incident scenarios of
+# tests/fixtures/eval, held to the issue's targets (category >= 85 %, first
+# action >= 70 %).  Figures: docs/benchmarks.md.
+.PHONY: eval
+eval: all
+	scripts/eval
+
 clean:
 	rm -rf build build-asan build-fuzz bin
 

@@ -14,8 +14,10 @@
  * The alertname label repeats the name and is skipped so a name is not
  * counted twice.
  *
- * Everything is bounded: at most WORDS_MAX words of WORD_MAX bytes per
- * source, so a hostile summary costs linear time and fixed stack. */
+ * Everything is bounded: at most REASON_WORDS_MAX words of
+ * REASON_WORD_MAX bytes per source, so a hostile summary costs linear time
+ * and fixed memory.  The word list and its matcher are public because the
+ * heuristic investigation (heuristic.c) matches its rules the same way. */
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -23,14 +25,6 @@
 
 #include "classify.h"
 #include "alexus/mem.h"
-
-#define WORDS_MAX 256
-#define WORD_MAX 48
-
-struct words {
-	int n;
-	char w[WORDS_MAX][WORD_MAX];
-};
 
 struct category {
 	const char *name;
@@ -78,52 +72,82 @@ static const struct category categories[] = {
 
 #define NCATEGORIES (sizeof(categories) / sizeof(categories[0]))
 
-static void flush(struct words *ws, char *cur, size_t *len)
+#define PHRASE_MAX 6 /* words in one reason_words_has keyword */
+
+static void flush(struct reason_words *ws, char *cur, size_t *len)
 {
-	if (*len > 0 && ws->n < WORDS_MAX) {
+	if (*len > 0 && ws->n < REASON_WORDS_MAX) {
 		cur[*len] = '\0';
 		memcpy(ws->w[ws->n++], cur, *len + 1);
 	}
 	*len = 0;
 }
 
-/* Append the words of s to ws.  ASCII letters and digits form words; a
- * lower-to-upper change ("highCpu") or the last capital of a run before
- * lower case ("CPUUsage") starts a new word; anything else separates. */
-static void tokenize(const char *s, struct words *ws)
+/* ASCII letters and digits form words; a lower-to-upper change ("highCpu")
+ * or the last capital of a run before lower case ("CPUUsage") starts a new
+ * word, and so does a digit after a run of three or more letters
+ * ("Http5xx"); anything else separates. */
+void reason_words_add(struct reason_words *ws, const char *s)
 {
-	char cur[WORD_MAX];
-	size_t len = 0, i;
+	char cur[REASON_WORD_MAX];
+	size_t len = 0, letters = 0, i;
 
 	if (s == NULL)
 		return;
-	for (i = 0; s[i] != '\0' && ws->n < WORDS_MAX; i++) {
+	for (i = 0; s[i] != '\0' && ws->n < REASON_WORDS_MAX; i++) {
 		unsigned char c = (unsigned char)s[i];
 		unsigned char prev = i > 0 ? (unsigned char)s[i - 1] : 0;
 		unsigned char next = (unsigned char)s[i + 1];
 
 		if (c >= 0x80 || !isalnum(c)) {
 			flush(ws, cur, &len);
+			letters = 0;
 			continue;
 		}
 		if (len > 0 && isupper(c) &&
-		    (islower(prev) || (isupper(prev) && next != 0 && next < 0x80 && islower(next))))
+		    (islower(prev) ||
+		     (isupper(prev) && next != 0 && next < 0x80 && islower(next)))) {
 			flush(ws, cur, &len);
-		if (len < WORD_MAX - 1)
+			letters = 0;
+		}
+		if (len > 0 && isdigit(c) && letters >= 3 && letters == len)
+			flush(ws, cur, &len);
+		letters = isalpha(c) ? letters + 1 : 0;
+		if (len < REASON_WORD_MAX - 1)
 			cur[len++] = (char)tolower(c);
 	}
 	flush(ws, cur, &len);
 }
 
-static int has_word(const struct words *ws, const char *kw)
+static int word_is(const char *w, const char *kw, size_t n)
 {
-	size_t n = strlen(kw);
-	int prefix = n > 0 && kw[n - 1] == '*', i;
+	if (n > 0 && kw[n - 1] == '*')
+		return strncmp(w, kw, n - 1) == 0;
+	return strncmp(w, kw, n) == 0 && w[n] == '\0';
+}
 
-	if (prefix)
-		n--;
-	for (i = 0; i < ws->n; i++) {
-		if (prefix ? strncmp(ws->w[i], kw, n) == 0 : strcmp(ws->w[i], kw) == 0)
+int reason_words_has(const struct reason_words *ws, const char *kw)
+{
+	const char *part[PHRASE_MAX];
+	size_t plen[PHRASE_MAX];
+	int np = 0, i, k;
+
+	while (*kw != '\0' && np < PHRASE_MAX) {
+		const char *sp = strchr(kw, ' ');
+		size_t n = sp != NULL ? (size_t)(sp - kw) : strlen(kw);
+
+		part[np] = kw;
+		plen[np++] = n;
+		kw += n;
+		while (*kw == ' ')
+			kw++;
+	}
+	if (np == 0)
+		return 0;
+	for (i = 0; i + np <= ws->n; i++) {
+		for (k = 0; k < np && word_is(ws->w[i + k], part[k], plen[k]); k++)
+			;
+		if (k == np)
 			return 1;
 	}
 	return 0;
@@ -137,23 +161,23 @@ static double round2(double x)
 void reason_classify(const char *name, const char *summary, const cJSON *labels,
 		     const char *service, enum ax_severity sev, struct reason_class *out)
 {
-	/* Two word lists of ~12 KiB each: static would not be reentrant,
+	/* Two word lists of ~24 KiB each: static would not be reentrant,
 	 * and this runs once per new incident, so the heap is fine. */
-	struct words *nw = ax_xcalloc(1, sizeof(*nw)), *tw = ax_xcalloc(1, sizeof(*tw));
+	struct reason_words *nw = ax_xcalloc(1, sizeof(*nw)), *tw = ax_xcalloc(1, sizeof(*tw));
 	const cJSON *l;
 	int score[NCATEGORIES], best = -1, runner_up = 0;
 	size_t c, k;
 	double conf;
 
 	memset(out, 0, sizeof(*out));
-	tokenize(name, nw);
-	tokenize(summary, tw);
+	reason_words_add(nw, name);
+	reason_words_add(tw, summary);
 	if (cJSON_IsObject(labels)) {
 		cJSON_ArrayForEach(l, labels) {
 			if (l->string != NULL && strcmp(l->string, "alertname") == 0)
 				continue;
 			if (cJSON_IsString(l))
-				tokenize(l->valuestring, tw);
+				reason_words_add(tw, l->valuestring);
 		}
 	}
 
@@ -161,7 +185,8 @@ void reason_classify(const char *name, const char *summary, const cJSON *labels,
 		score[c] = 0;
 		for (k = 0; categories[c].kw[k] != NULL; k++) {
 			const char *kw = categories[c].kw[k];
-			score[c] += (has_word(nw, kw) ? 2 : 0) + (has_word(tw, kw) ? 1 : 0);
+			score[c] +=
+			    (reason_words_has(nw, kw) ? 2 : 0) + (reason_words_has(tw, kw) ? 1 : 0);
 		}
 		if (score[c] > 0 && (best < 0 || score[c] > score[best]))
 			best = (int)c;
@@ -180,7 +205,7 @@ void reason_classify(const char *name, const char *summary, const cJSON *labels,
 		out->score = score[best];
 		for (k = 0; categories[best].kw[k] != NULL && out->ncues < REASON_MAX_CUES; k++) {
 			const char *kw = categories[best].kw[k];
-			if (has_word(nw, kw) || has_word(tw, kw))
+			if (reason_words_has(nw, kw) || reason_words_has(tw, kw))
 				out->cues[out->ncues++] = kw;
 		}
 		conf = 0.3 + 0.15 * (out->score < 4 ? out->score : 4);

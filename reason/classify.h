@@ -9,6 +9,25 @@
 #include "alexus/signal.h"
 
 #define REASON_MAX_CUES 8
+#define REASON_WORDS_MAX 512 /* words kept per reason_words */
+#define REASON_WORD_MAX 48   /* bytes per word, NUL included; longer words are cut */
+
+/* The words of some text as the keyword matchers see them: lower case,
+ * split at CamelCase and punctuation (see reason_classify).  Fields are
+ * private; about 24 KiB, so allocate it rather than put it on the stack. */
+struct reason_words {
+	int n;
+	char w[REASON_WORDS_MAX][REASON_WORD_MAX];
+};
+
+/* Append the words of s (NULL is nothing) to ws; words beyond
+ * REASON_WORDS_MAX are dropped. */
+void reason_words_add(struct reason_words *ws, const char *s);
+
+/* 1 when ws holds kw.  kw is one or more lower-case words separated by
+ * single spaces ("out of memory"), which must appear consecutively; a word
+ * ending in '*' matches any word it prefixes ("cert*"). */
+int reason_words_has(const struct reason_words *ws, const char *kw);
 
 struct reason_class {
 	const char *category;   /* static: cpu, memory, disk, ... , other */
@@ -22,9 +41,11 @@ struct reason_class {
 
 /* Classify an alert from its name, summary, label values and severity.
  *
- * Text is split into lower-case words (CamelCase and digit/letter
+ * Text is split into lower-case words (CamelCase and letter/digit
  * boundaries inside identifiers split too: "HighCPUUsage" gives high, cpu,
- * usage; "5xx" stays one word).  Each category has a keyword list; a
+ * usage; "Http5xx" gives http, 5xx; "5xx", "p99", "x509" and "k8s" stay
+ * one word: a letter run shorter than three before a digit is a unit or a
+ * percentile name, not a word).  Each category has a keyword list; a
  * keyword found among the name's words weighs 2, among the words of the
  * summary or of any label value 1, both 3.  The category with the highest
  * total wins; ties go to the earlier, more specific category in the table

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -220,6 +221,42 @@ static void test_json(void **state)
 	cJSON_Delete(j);
 }
 
+/* The word list the heuristic investigation shares with classify. */
+static void test_words(void **state)
+{
+	struct reason_words *ws = calloc(1, sizeof(*ws));
+	(void)state;
+
+	assert_non_null(ws);
+	reason_words_add(ws, "Http5xx p99 x509 k8s eth0 NodeFilesystemSpaceFillingUp");
+	reason_words_add(ws, NULL);
+	reason_words_add(ws, "Memory cgroup out of memory: Killed process");
+	/* a digit after three letters starts a word; shorter runs stay whole */
+	assert_true(reason_words_has(ws, "http"));
+	assert_true(reason_words_has(ws, "5xx"));
+	assert_false(reason_words_has(ws, "http5xx"));
+	assert_true(reason_words_has(ws, "p99"));
+	assert_true(reason_words_has(ws, "x509"));
+	assert_true(reason_words_has(ws, "k8s"));
+	assert_true(reason_words_has(ws, "eth"));
+	/* CamelCase, prefixes, phrases of consecutive words */
+	assert_true(reason_words_has(ws, "filesystem"));
+	assert_true(reason_words_has(ws, "fill*"));
+	assert_true(reason_words_has(ws, "space filling"));
+	assert_true(reason_words_has(ws, "out of memory"));
+	assert_true(reason_words_has(ws, "out of mem*"));
+	assert_false(reason_words_has(ws, "memory out"));
+	assert_false(reason_words_has(ws, "out of disk"));
+	assert_false(reason_words_has(ws, ""));
+	assert_false(reason_words_has(ws, "kill"));
+	assert_true(reason_words_has(ws, "kill*"));
+	free(ws);
+
+	/* classify sees the split too: an Azure "Http5xx" metric is errors */
+	assert_string_equal(cls("checkout-webapp Http5xx", NULL, NULL, "web", AX_SEV_HIGH).category,
+			    "errors");
+}
+
 static void test_hostile_input_is_bounded(void **state)
 {
 	static char big[200000];
@@ -252,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_severity_respected),
 		cmocka_unit_test(test_alertname_label_not_double_counted),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_words),
 		cmocka_unit_test(test_hostile_input_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
