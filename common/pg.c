@@ -38,6 +38,7 @@ struct ax_pg {
 	PGconn *conn;     /* NULL until the first ax_pg_ensure */
 	int broken;       /* reconnect before the next transaction */
 	char sqlstate[6];
+	char constraint[64]; /* of the last failure, "" when none was named */
 };
 
 struct ax_pg *ax_pg_new(const char *url)
@@ -71,6 +72,11 @@ const char *ax_pg_sqlstate(const struct ax_pg *pg)
 	return pg != NULL ? pg->sqlstate : "";
 }
 
+const char *ax_pg_constraint(const struct ax_pg *pg)
+{
+	return pg != NULL ? pg->constraint : "";
+}
+
 /* Copy a libpq message as one line: libpq ends messages with a newline
  * and continues some on an indented second line ("\n\tIs the server
  * running..."); callers print errbuf as a single log or error line. */
@@ -100,6 +106,16 @@ static void set_msg(char *errbuf, size_t errlen, const char *prefix, const char 
 static void set_state(struct ax_pg *pg, const char *state)
 {
 	snprintf(pg->sqlstate, sizeof(pg->sqlstate), "%s", state ? state : "");
+	pg->constraint[0] = '\0';
+}
+
+/* SQLSTATE and constraint name of a failed result. */
+static void set_state_of(struct ax_pg *pg, const PGresult *res)
+{
+	const char *c = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+
+	set_state(pg, PQresultErrorField(res, PG_DIAG_SQLSTATE));
+	snprintf(pg->constraint, sizeof(pg->constraint), "%s", c != NULL ? c : "");
 }
 
 /* libpq prints NOTICEs on stderr by default, which would break the
@@ -180,7 +196,7 @@ PGresult *ax_pg_exec(struct ax_pg *pg, char *errbuf, size_t errlen, const char *
 		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 
-		set_state(pg, PQresultErrorField(res, PG_DIAG_SQLSTATE));
+		set_state_of(pg, res);
 		if (primary != NULL && detail != NULL)
 			ax_errfmt(errbuf, errlen, "postgres: %s (%s)", primary, detail);
 		else if (primary != NULL)
@@ -293,6 +309,104 @@ void ax_pg_rollback(struct ax_pg *pg)
 	/* A connection stuck in a transaction is no use to anyone. */
 	if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		pg->broken = 1;
+}
+
+/* The error of a failed result into errbuf and the SQLSTATE, as
+ * ax_pg_exec reports it, with the statement's index in front. */
+static void set_result_error(struct ax_pg *pg, const PGresult *res, int i, char *errbuf,
+			     size_t errlen)
+{
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+	set_state_of(pg, res);
+	if (primary != NULL && detail != NULL)
+		ax_errfmt(errbuf, errlen, "postgres: statement %d: %s (%s)", i, primary, detail);
+	else if (primary != NULL)
+		ax_errfmt(errbuf, errlen, "postgres: statement %d: %s", i, primary);
+	else
+		set_msg(errbuf, errlen, "postgres: ", PQresultErrorMessage(res));
+}
+
+ax_err ax_pg_pipeline(struct ax_pg *pg, const struct ax_pg_stmt *stmts, int n, PGresult **res,
+		      char *errbuf, size_t errlen)
+{
+	int i, sent = 0, k = 0, failed = -1, synced = 0, nulls = 0;
+
+	if (res != NULL)
+		for (i = 0; i < n; i++)
+			res[i] = NULL;
+	if (pg == NULL || pg->conn == NULL || pg->broken) {
+		ax_errfmt(errbuf, errlen, "postgres: not connected");
+		if (pg != NULL)
+			set_state(pg, "08003");
+		return AX_EIO;
+	}
+	if (PQenterPipelineMode(pg->conn) != 1) {
+		set_msg(errbuf, errlen, "postgres: pipeline: ", PQerrorMessage(pg->conn));
+		set_state(pg, "08006");
+		check_broken(pg);
+		return AX_EIO;
+	}
+	for (i = 0; i < n; i++, sent++)
+		if (!PQsendQueryParams(pg->conn, stmts[i].sql, stmts[i].nparams, NULL,
+				       stmts[i].params, NULL, NULL, 0))
+			break;
+	if (sent < n || !PQpipelineSync(pg->conn)) {
+		/* Nothing sensible can follow a failed send: the protocol
+		 * state is unknown, so the connection is given up. */
+		set_msg(errbuf, errlen, "postgres: pipeline: ", PQerrorMessage(pg->conn));
+		set_state(pg, "08006");
+		pg->broken = 1;
+		return AX_EIO;
+	}
+	/* Each statement yields its result then NULL; the sync point ends
+	 * the pipeline.  After an error the server skips the rest, which
+	 * come back as PGRES_PIPELINE_ABORTED. */
+	while (!synced) {
+		PGresult *r = PQgetResult(pg->conn);
+		ExecStatusType st;
+
+		if (r == NULL) {
+			k++;
+			if (++nulls > n + 1 || PQstatus(pg->conn) != CONNECTION_OK)
+				break;
+			continue;
+		}
+		st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			synced = 1;
+		} else if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			if (res != NULL && k < n && res[k] == NULL) {
+				res[k] = r;
+				continue;
+			}
+		} else if (failed < 0 && st != PGRES_PIPELINE_ABORTED) {
+			failed = k;
+			set_result_error(pg, r, k, errbuf, errlen);
+		}
+		PQclear(r);
+	}
+	if (!synced || PQexitPipelineMode(pg->conn) != 1) {
+		if (failed < 0) {
+			set_msg(errbuf, errlen, "postgres: pipeline: ", PQerrorMessage(pg->conn));
+			set_state(pg, "08006");
+		}
+		pg->broken = 1;
+		failed = failed < 0 ? 0 : failed;
+	}
+	if (failed >= 0) {
+		check_broken(pg);
+		if (res != NULL)
+			for (i = 0; i < n; i++) {
+				if (res[i] != NULL)
+					PQclear(res[i]);
+				res[i] = NULL;
+			}
+		return AX_EIO;
+	}
+	set_state(pg, "");
+	return AX_OK;
 }
 
 ax_err ax_pg_audit_verify(struct ax_pg *pg, const char *tenant, long long *rows,

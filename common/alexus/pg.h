@@ -41,16 +41,38 @@ void ax_pg_rollback(struct ax_pg *pg);         /* best effort, never fails */
 PGresult *ax_pg_exec(struct ax_pg *pg, char *errbuf, size_t errlen, const char *sql,
 		     int nparams, const char *const *params);
 
+/* One statement of a pipeline: text parameters, as for ax_pg_exec. */
+struct ax_pg_stmt {
+	const char *sql;
+	int nparams;
+	const char *const *params;
+};
+
+/* Send n statements in pipeline mode and read their results: one round
+ * trip instead of n.  Meant for the writes of a unit of work inside a
+ * transaction (ax_pg_begin first).  Every statement must succeed: the
+ * first failure sets errbuf (naming the statement's index) and the
+ * SQLSTATE, the server skips the rest, and the transaction is left failed
+ * for the caller to roll back.  When res is not NULL, res[i] receives
+ * statement i's result on success (PQclear each); on failure every res[i]
+ * is NULL. */
+ax_err ax_pg_pipeline(struct ax_pg *pg, const struct ax_pg_stmt *stmts, int n, PGresult **res,
+		      char *errbuf, size_t errlen) AX_MUSTCHECK;
+
 /* SQLSTATE of the last failed call ("" after a success).  Connection
  * failures report class 08 (08001 cannot connect, 08003 not connected,
  * 08006 lost). */
 const char *ax_pg_sqlstate(const struct ax_pg *pg);
+/* The constraint the last failure named (a unique or foreign key
+ * violation...), "" when it named none. */
+const char *ax_pg_constraint(const struct ax_pg *pg);
 
 /* The audit-chain check, $1 = tenant: one row (rows, first_broken_seq),
  * the second NULL when every link holds.  A row is broken when its hash is
  * not sha256(prev_hash || audit_link_text(...)), its prev_hash is not the
  * previous row's hash (zeros for the first), or seq is not contiguous from
- * 1.  Deleting the newest rows is not detectable from the chain alone. */
+ * 1.  Deleting the newest rows is not detectable from the chain alone;
+ * `alexusctl audit verify` also compares it with audit_heads (0006). */
 #define AX_AUDIT_VERIFY_SQL                                                        \
 	"WITH chain AS ("                                                          \
 	" SELECT seq, prev_hash, hash,"                                            \
