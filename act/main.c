@@ -64,6 +64,8 @@ int main(void)
 
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&r, 0, sizeof(r));
+	/* First, so a stop request during start-up is a clean exit too. */
+	stop = ax_worker_stop_on_signals();
 	if (ax_config_load(&cfg, err, sizeof(err)) != AX_OK) {
 		fprintf(stderr, "alexus-act: %s\n", err);
 		return 2;
@@ -75,7 +77,6 @@ int main(void)
 		return 1;
 	}
 
-	stop = ax_worker_stop_on_signals();
 
 	if (ax_httpc_global_init() != 0) {
 		ax_error("libcurl failed to initialise");

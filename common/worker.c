@@ -184,15 +184,59 @@ static void process_one(struct loop *l, const struct ax_entry *e)
 	}
 }
 
-static void process_batch(struct loop *l, int n)
+/* The batch handler over the entries of one read.  Returns 1 when a stop
+ * was requested (everything unsettled stays pending). */
+static int try_batch(struct loop *l, int n, unsigned char *done)
 {
-	int i;
+	const struct ax_entry **es = ax_xcalloc((size_t)n, sizeof(*es));
+	unsigned char *sub = ax_xcalloc((size_t)n, 1);
+	int *at = ax_xcalloc((size_t)n, sizeof(*at));
+	char err[512] = "";
+	int i, k = 0, stop = 0;
+	ax_err rc;
 
 	for (i = 0; i < n; i++) {
-		if (!STOP(l))
+		if (l->batch[i].deliveries > l->cfg->max_deliveries)
+			continue; /* process_one dead-letters it */
+		at[k] = i;
+		es[k++] = &l->batch[i];
+	}
+	if (k > 1) {
+		rc = l->o->handle_batch(l->o->ctx, l->redis, es, k, sub, err, sizeof(err));
+		for (i = 0; i < k; i++)
+			done[at[i]] = sub[i];
+		if (rc == AX_OK)
+			l->backoff_n = 0;
+		else if (rc == AX_EAGAIN)
+			stop = 1;
+		else {
+			int left = 0;
+
+			for (i = 0; i < k; i++)
+				left += !sub[i];
+			ax_warn("%d of a batch of %d entries not settled (%s); taking them one by one",
+				left, k, err);
+		}
+	}
+	free(es);
+	free(sub);
+	free(at);
+	return stop;
+}
+
+static void process_batch(struct loop *l, int n)
+{
+	unsigned char *done = ax_xcalloc((size_t)(n > 0 ? n : 1), 1);
+	int i, stop = 0;
+
+	if (l->o->handle_batch != NULL && n > 1 && !STOP(l))
+		stop = try_batch(l, n, done);
+	for (i = 0; i < n; i++) {
+		if (!done[i] && !stop && !STOP(l))
 			process_one(l, &l->batch[i]);
 		ax_entry_release(&l->batch[i]);
 	}
+	free(done);
 }
 
 /* XAUTOCLAIM everything idle longer than claim_idle_ms, in id order. */

@@ -1,36 +1,54 @@
-/* handle.c - one alexus:signals entry, end to end (see reason.h).
+/* handle.c - alexus:signals entries, a batch at a time (see reason.h).
  *
- * Design: a unit of work is one Postgres transaction scoped to the
- * entry's tenant, followed by the Redis side.  Inside the transaction the
- * signal id is claimed in signals_seen first; a signal already there was
- * committed by an earlier delivery, so the entry is a redelivery and the
- * only thing owed is the outbox: every action of that signal still
- * 'pending' is appended to alexus:actions again (act is idempotent by
- * action id), then the entry is acknowledged.  That is what makes a crash
- * between COMMIT and XADD lose nothing.
+ * Design: the entries of one read are split by tenant, keeping stream
+ * order within each tenant, and each tenant's entries are one unit of
+ * work: one Postgres transaction scoped to the tenant, then the Redis side.
+ * A storm of alerts therefore costs a handful of round trips per batch
+ * instead of nine per alert.
  *
- * A firing alert joins the open incident that already holds its
- * fingerprint, else the open incident of its group key, else opens one.
- * Opening relies on the partial unique index incidents_open_group:
- * INSERT ... ON CONFLICT DO NOTHING waits for a concurrent opener and
- * then yields nothing, and the re-select finds the winner's row, so two
- * consumers never open two incidents for one group.  Rows are locked
- * (FOR UPDATE) incident first, so counting the incident's firing alerts on
- * resolution cannot race an alert joining it.
+ * The transaction:
+ *   1. looks the signal ids up in signals_seen in one statement; an id
+ *      already there was committed by an earlier delivery, so that entry
+ *      is a redelivery and all it is owed is the outbox: its actions still
+ *      'pending' are read and appended to alexus:actions again (act is
+ *      idempotent by action id).  The fresh ones are claimed with the
+ *      writes of step 4;
+ *   2. locks the open incidents the fresh signals can touch -- those of
+ *      their group keys and those holding their fingerprints -- in id
+ *      order (FOR UPDATE), then reads those incidents' alerts of the
+ *      signals' fingerprints and their firing counts.  Every writer of an
+ *      incident's alerts holds that incident's lock first, so what was read
+ *      stays true until COMMIT, and two consumers lock in the same order;
+ *   3. applies the signals in stream order to that state in memory: a
+ *      firing alert joins the open incident already holding its
+ *      fingerprint, else the open incident of its group key, else opens
+ *      one (classified at once); a resolved alert resolves its alert, and
+ *      the incident when no alert of it is still firing.  Each change
+ *      records what to write, the stage events and the notify actions
+ *      with the incident as it stands at that signal;
+ *   4. writes it all in one pipeline (common/store.c).  An incident this
+ *      batch opens may meet one a concurrent consumer opened for the same
+ *      group (the partial unique index incidents_open_group refuses it),
+ *      and a fresh signal may have been claimed by another consumer
+ *      meanwhile (a reclaimed entry still in its first consumer's hands);
+ *      the transaction is then redone from step 1, and joins that
+ *      incident or finds the signal committed.
+ * After COMMIT: XADD each action, PUBLISH each stage event (best effort:
+ * a lost event is logged, never retried), XACK the tenant's entries.
+ * Any failure before the XACK leaves the entries pending; a retry turns
+ * them into redeliveries, which is what makes a crash between COMMIT and
+ * XADD lose nothing.
  *
- * Actions and stage events are collected while the transaction runs and
- * go out only after COMMIT: XADD each action, PUBLISH each stage event
- * (best effort: a lost event is logged, never retried), XACK last.  Any
- * failure before the XACK leaves the entry pending; the caller retries it
- * and the signals_seen check turns the retry into a redelivery.
- *
- * Malformed entries (envelope, JSON, signal) and data Postgres refuses
- * (SQLSTATE class 22, or 23503: the tenant does not exist) can never
- * succeed and are dead-lettered at once; every other failure is treated
- * as transient. */
+ * Malformed entries (envelope, JSON, signal) can never succeed and are
+ * dead-lettered before the transaction.  A batch that fails is handed
+ * back to the worker loop, which retries its unsettled entries one by
+ * one; alone, an entry whose data Postgres refuses (SQLSTATE class 22, or
+ * 23503: the tenant does not exist) is dead-lettered, anything else is
+ * transient. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "reason.h"
@@ -42,106 +60,110 @@
 #include "alexus/keys.h"
 #include "alexus/log.h"
 #include "alexus/mem.h"
-#include "alexus/worker.h"
 #include "alexus/signal.h"
+#include "alexus/store.h"
+#include "alexus/worker.h"
 
-#define MAX_OUT 4
+#define OPEN_RETRIES 3
+#define TS_LEN 32
 
 static const char Q_SEEN[] =
-	"INSERT INTO signals_seen (tenant_id, signal_id) VALUES ($1, $2) "
-	"ON CONFLICT DO NOTHING RETURNING signal_id";
-static const char Q_SEEN_INCIDENT[] =
-	"UPDATE signals_seen SET incident_id = $2 WHERE signal_id = $1";
+	"SELECT signal_id FROM signals_seen "
+	"WHERE signal_id IN (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x)";
 static const char Q_PENDING[] =
-	"SELECT id, payload::text, trace FROM actions WHERE signal_id = $1 AND status = 'pending' "
-	"ORDER BY created_at, id";
-static const char Q_FIND_ALERT[] =
-	"SELECT a.id, a.incident_id, i.severity FROM alerts a "
-	"JOIN incidents i ON i.tenant_id = a.tenant_id AND i.id = a.incident_id "
-	"WHERE a.fingerprint = $1 AND i.status = 'open' "
-	"ORDER BY i.opened_at DESC LIMIT 1 FOR UPDATE OF i, a";
-static const char Q_REFIRE_ALERT[] =
-	"UPDATE alerts SET status = 'firing', severity = $2, summary = coalesce($3, summary), "
-	"ends_at = NULL, last_signal = $4, updated_at = now() WHERE id = $1";
-static const char Q_FIND_OPEN[] =
-	"SELECT id, severity FROM incidents WHERE group_key = $1 AND status = 'open' FOR UPDATE";
-static const char Q_OPEN_INCIDENT[] =
-	"INSERT INTO incidents (tenant_id, id, title, status, severity, stage, group_key, service, "
-	"trace) VALUES ($1, $2, $3, 'open', $4, 'classify', $5, $6, $7) "
-	"ON CONFLICT (tenant_id, group_key) WHERE status = 'open' DO NOTHING RETURNING id";
-static const char Q_UPSERT_ALERT[] =
-	"INSERT INTO alerts (tenant_id, id, incident_id, fingerprint, name, status, severity, "
-	"summary, service, host, namespace, labels, source, starts_at, last_signal) "
-	"VALUES ($1, $2, $3, $4, $5, 'firing', $6, $7, $8, $9, $10, $11::jsonb, $12, "
-	"$13::timestamptz, $14) "
-	"ON CONFLICT (tenant_id, incident_id, fingerprint) DO UPDATE SET status = 'firing', "
-	"severity = EXCLUDED.severity, summary = EXCLUDED.summary, ends_at = NULL, "
-	"last_signal = EXCLUDED.last_signal, updated_at = now() "
-	"RETURNING (xmax = 0)";
-static const char Q_BUMP[] =
-	"UPDATE incidents SET alert_count = alert_count + $2, severity = $3, updated_at = now() "
-	"WHERE id = $1";
-static const char Q_STAGE[] =
-	"INSERT INTO incident_events (tenant_id, incident_id, signal_id, stage, input_digest, "
-	"output, duration_ms, provider, fallback, trace) "
-	"VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, 'heuristic', false, $8)";
-static const char Q_CLASSIFIED[] =
-	"UPDATE incidents SET category = $2, confidence = $3, stage = 'classified', "
-	"updated_at = now() WHERE id = $1";
-static const char Q_SNAPSHOT[] =
-	"SELECT id, title, status, severity, category, confidence, service, alert_count, "
-	"to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-	"to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
-	"FROM incidents WHERE id = $1";
-static const char Q_ACTION[] =
-	"INSERT INTO actions (tenant_id, id, incident_id, signal_id, type, status, payload, trace) "
-	"VALUES ($1, $2, $3, $4, 'notify', 'pending', $5::jsonb, $6)";
-static const char Q_RESOLVE_ALERT[] =
-	"UPDATE alerts SET status = 'resolved', ends_at = coalesce($2::timestamptz, now()), "
-	"last_signal = $3, updated_at = now() WHERE id = $1";
-static const char Q_FIRING_LEFT[] =
-	"SELECT count(*) FROM alerts WHERE incident_id = $1 AND status = 'firing'";
-static const char Q_RESOLVE_INCIDENT[] =
-	"UPDATE incidents SET status = 'resolved', resolved_at = now(), stage = 'resolved', "
-	"updated_at = now() WHERE id = $1";
-static const char Q_TOUCH_INCIDENT[] =
-	"UPDATE incidents SET severity = coalesce($2, severity), updated_at = now() WHERE id = $1";
+	"SELECT signal_id, id, payload::text, trace FROM actions "
+	"WHERE signal_id IN (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x) "
+	"AND status = 'pending' ORDER BY created_at, id";
+static const char Q_LOCK[] =
+	"SELECT id, title, severity, category, confidence, stage, group_key, service, "
+	"alert_count, to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+	"trace FROM incidents WHERE status = 'open' AND ("
+	"group_key IN (SELECT jsonb_array_elements_text($1::jsonb)) OR id IN ("
+	"SELECT incident_id FROM alerts WHERE fingerprint IN "
+	"(SELECT jsonb_array_elements_text($2::jsonb)))) "
+	"ORDER BY id FOR UPDATE";
+static const char Q_ALERTS[] =
+	"SELECT id, incident_id, fingerprint, status, severity FROM alerts "
+	"WHERE incident_id IN (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x) "
+	"AND fingerprint IN (SELECT jsonb_array_elements_text($2::jsonb))";
+static const char Q_FIRING[] =
+	"SELECT incident_id, count(*) FROM alerts "
+	"WHERE incident_id IN (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x) "
+	"AND status = 'firing' GROUP BY incident_id";
+
+/* An incident the batch touches: read in step 2 or opened in step 3. */
+struct inc {
+	char id[AX_UUID_LEN];
+	int isnew, dirty, open;
+	char *title, *group_key, *service, *trace; /* owned */
+	const char *category;                      /* static, or owned in cat_owned */
+	char *cat_owned;
+	const char *stage;                         /* static, or stage_owned */
+	char *stage_owned;
+	enum ax_severity sev;
+	double confidence;
+	int has_confidence;
+	long alert_count, firing;
+	char opened_at[TS_LEN], resolved_at[TS_LEN];
+};
+
+/* An alert the batch touches.  Strings of inserted alerts are borrowed
+ * from the signal that created them, which outlives the batch's writes. */
+struct alert {
+	char id[AX_UUID_LEN];
+	int isnew, dirty;
+	struct inc *inc;
+	char fp[AX_SHA256_HEX];
+	enum ax_status status;
+	enum ax_severity sev;
+	const struct ax_signal *first;  /* inserted alerts: the creating signal */
+	const char *summary;            /* NULL keeps the stored one */
+	char ends_at[TS_LEN];           /* "" = NULL */
+	const char *last_signal;
+};
+
+/* One entry of the tenant's unit of work. */
+struct item {
+	const struct ax_entry *e;
+	int index;                  /* in the caller's array, for done[] */
+	int valid;                  /* parsed; not dead-lettered */
+	int fresh;                  /* claimed now (not a redelivery) */
+	struct ax_signal sig;
+	char digest[AX_SHA256_HEX];
+	struct timespec t0;
+	const char *outcome;        /* static */
+	struct inc *inc;            /* the incident it touched, if any */
+	const char *category;       /* set when it opened an incident */
+	double confidence;
+	int nact;
+};
 
 struct out_action {
 	char id[AX_UUID_LEN];
-	const char *event;  /* static */
+	const struct item *it;
 	char *payload;
 };
 
-struct job {
+/* The tenant's unit of work. */
+struct unit {
 	struct reason *r;
 	redisContext *c;
-	const struct ax_entry *e;
-	struct ax_signal sig;
-	char digest[AX_SHA256_HEX];
+	const char *tenant;
+	struct item *items;
+	int n;
+	struct inc **incs;
+	int ninc, capinc;
+	struct alert **alerts;
+	int nal, capal;
+	struct out_action *acts;
+	int nact, capact;
+	char **events;              /* JSON texts to publish */
+	int nev, capev;
+	PGresult *pending;          /* redeliveries' pending actions */
+	struct ax_store_batch *w;
 	char *err;
 	size_t errlen;
-	struct timespec t0;
-	char incident_id[AX_UUID_LEN]; /* "" when no incident was touched */
-	const char *outcome;           /* static, for the log line */
-	const char *category;          /* static, set by the classify stage */
-	double confidence;
-	int nact;
-	struct out_action act[MAX_OUT];
-	int nev;
-	char *ev[MAX_OUT];
 };
-
-static void job_release(struct job *j)
-{
-	int i;
-
-	for (i = 0; i < j->nact; i++)
-		free(j->act[i].payload);
-	for (i = 0; i < j->nev; i++)
-		free(j->ev[i]);
-	ax_signal_release(&j->sig);
-}
 
 static double ms_since(const struct timespec *t0)
 {
@@ -151,31 +173,813 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) * 1000.0 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static PGresult *q(struct job *j, const char *sql, int n, const char *const *p)
+/* Now as RFC 3339 UTC with milliseconds, the shape the snapshot uses. */
+static void now_text(char out[TS_LEN])
 {
-	return ax_pg_exec(j->r->pg, j->err, j->errlen, sql, n, p);
+	struct timespec t;
+	struct tm tm;
+
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	gmtime_r(&t.tv_sec, &tm);
+	n = strftime(out, TS_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, TS_LEN - n, ".%03dZ", (int)(t.tv_nsec / 1000000));
 }
 
-static int run(struct job *j, const char *sql, int n, const char *const *p)
+static void *grow(void *p, int *cap, int need, size_t size)
 {
-	PGresult *res = q(j, sql, n, p);
-
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
+	if (need <= *cap)
+		return p;
+	*cap = *cap == 0 ? 16 : *cap * 2;
+	if (*cap < need)
+		*cap = need;
+	return ax_xrealloc(p, (size_t)*cap * size);
 }
 
-static char *col(const PGresult *res, int row, int c)
+static void unit_reset(struct unit *u)
+{
+	int i;
+
+	for (i = 0; i < u->ninc; i++) {
+		struct inc *x = u->incs[i];
+
+		free(x->title);
+		free(x->group_key);
+		free(x->service);
+		free(x->trace);
+		free(x->cat_owned);
+		free(x->stage_owned);
+		free(x);
+	}
+	for (i = 0; i < u->nal; i++)
+		free(u->alerts[i]);
+	for (i = 0; i < u->nact; i++)
+		free(u->acts[i].payload);
+	for (i = 0; i < u->nev; i++)
+		free(u->events[i]);
+	u->ninc = u->nal = u->nact = u->nev = 0;
+	for (i = 0; i < u->n; i++) {
+		u->items[i].fresh = 0;
+		u->items[i].outcome = "recorded";
+		u->items[i].inc = NULL;
+		u->items[i].category = NULL;
+		u->items[i].nact = 0;
+	}
+	if (u->pending != NULL)
+		PQclear(u->pending);
+	u->pending = NULL;
+	ax_store_batch_clear(u->w);
+}
+
+static void unit_release(struct unit *u)
+{
+	int i;
+
+	unit_reset(u);
+	for (i = 0; i < u->n; i++)
+		ax_signal_release(&u->items[i].sig);
+	free(u->incs);
+	free(u->alerts);
+	free(u->acts);
+	free(u->events);
+	ax_store_batch_free(u->w);
+}
+
+static char *dup_col(const PGresult *res, int row, int c)
 {
 	return PQgetisnull(res, row, c) ? NULL : ax_xstrdup(PQgetvalue(res, row, c));
 }
 
-/* Settle an entry that can never succeed. */
-static ax_err dead_letter(redisContext *c, const struct ax_entry *e, const char *why,
-			  char *errbuf, size_t errlen)
+static struct inc *inc_add(struct unit *u)
 {
-	return ax_worker_dead_letter(c, AX_STREAM_SIGNALS, AX_GROUP_REASON, e, why, errbuf, errlen);
+	struct inc *x = ax_xcalloc(1, sizeof(*x));
+
+	u->incs = grow(u->incs, &u->capinc, u->ninc + 1, sizeof(*u->incs));
+	u->incs[u->ninc++] = x;
+	return x;
+}
+
+static struct alert *alert_add(struct unit *u)
+{
+	struct alert *a = ax_xcalloc(1, sizeof(*a));
+
+	u->alerts = grow(u->alerts, &u->capal, u->nal + 1, sizeof(*u->alerts));
+	u->alerts[u->nal++] = a;
+	return a;
+}
+
+/* The alert of fingerprint fp in an open incident, preferring the most
+ * recently opened incident (as a lookup by fingerprint alone would). */
+static struct alert *find_alert(struct unit *u, const char *fp)
+{
+	struct alert *best = NULL;
+	int i;
+
+	for (i = 0; i < u->nal; i++) {
+		struct alert *a = u->alerts[i];
+
+		if (!a->inc->open || strcmp(a->fp, fp) != 0)
+			continue;
+		if (best == NULL || a->inc->isnew ||
+		    strcmp(a->inc->opened_at, best->inc->opened_at) > 0)
+			best = a;
+	}
+	return best;
+}
+
+static struct inc *find_open(struct unit *u, const char *group_key)
+{
+	int i;
+
+	for (i = u->ninc - 1; i >= 0; i--)
+		if (u->incs[i]->open && strcmp(u->incs[i]->group_key, group_key) == 0)
+			return u->incs[i];
+	return NULL;
+}
+
+static struct inc *find_inc(struct unit *u, const char *id)
+{
+	int i;
+
+	for (i = 0; i < u->ninc; i++)
+		if (strcmp(u->incs[i]->id, id) == 0)
+			return u->incs[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- step 1 */
+
+static PGresult *q(struct unit *u, const char *sql, int n, const char *const *p)
+{
+	return ax_pg_exec(u->r->pg, u->err, u->errlen, sql, n, p);
+}
+
+/* A JSON array of one string per valid item, from pick(). */
+static char *json_list(struct unit *u, const char *(*pick)(const struct item *))
+{
+	cJSON *a = cJSON_CreateArray();
+	char *s;
+	int i;
+
+	if (a == NULL)
+		abort();
+	for (i = 0; i < u->n; i++) {
+		const char *v = u->items[i].valid ? pick(&u->items[i]) : NULL;
+
+		if (v != NULL && !cJSON_AddItemToArray(a, cJSON_CreateString(v)))
+			abort();
+	}
+	s = ax_json_print(a);
+	cJSON_Delete(a);
+	return s;
+}
+
+static const char *pick_id(const struct item *it)
+{
+	return it->e->id;
+}
+
+static const char *pick_redelivered(const struct item *it)
+{
+	return it->fresh ? NULL : it->e->id;
+}
+
+static const char *pick_fp(const struct item *it)
+{
+	return it->fresh && it->sig.kind == AX_KIND_ALERT ? it->sig.fingerprint : NULL;
+}
+
+/* Which entries are fresh: a signal id already in signals_seen was
+ * committed by an earlier delivery; so is the second entry of an id
+ * within the batch.  The claim itself is written with the rest
+ * (ax_store_signal_seen), and a concurrent claim of the same id makes
+ * the write answer AX_EDUP, so the unit is redone and sees it here. */
+static int claim(struct unit *u)
+{
+	char *ids = json_list(u, pick_id);
+	const char *p[1] = { ids };
+	PGresult *res = q(u, Q_SEEN, 1, p);
+	int i, j, k, redeliveries = 0;
+
+	free(ids);
+	if (res == NULL)
+		return -1;
+	for (i = 0; i < u->n; i++) {
+		struct item *it = &u->items[i];
+
+		if (!it->valid)
+			continue;
+		it->fresh = 1;
+		for (k = 0; k < PQntuples(res) && it->fresh; k++)
+			if (strcasecmp(it->e->id, PQgetvalue(res, k, 0)) == 0)
+				it->fresh = 0;
+		for (j = 0; j < i && it->fresh; j++)
+			if (u->items[j].valid && strcasecmp(it->e->id, u->items[j].e->id) == 0)
+				it->fresh = 0;
+		redeliveries += !it->fresh;
+	}
+	PQclear(res);
+	if (redeliveries == 0)
+		return 0;
+	ids = json_list(u, pick_redelivered);
+	p[0] = ids;
+	u->pending = q(u, Q_PENDING, 1, p);
+	free(ids);
+	return u->pending != NULL ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- step 2 */
+
+static char *group_key_of(const struct ax_signal *s)
+{
+	return reason_group_key(s->service, s->namespace_, s->host, s->name);
+}
+
+static int load(struct unit *u)
+{
+	cJSON *keys = cJSON_CreateArray(), *ids;
+	char *gk, *fps, *idtext;
+	const char *p[2];
+	struct ax_pg_stmt st[2];
+	PGresult *res, *rr[2];
+	int i, n;
+
+	if (keys == NULL)
+		abort();
+	for (i = 0; i < u->n; i++) {
+		const struct item *it = &u->items[i];
+		char *k;
+
+		if (!it->valid || !it->fresh || it->sig.kind != AX_KIND_ALERT)
+			continue;
+		k = group_key_of(&it->sig);
+		if (k != NULL && !cJSON_AddItemToArray(keys, cJSON_CreateString(k)))
+			abort();
+		free(k);
+	}
+	if (cJSON_GetArraySize(keys) == 0) {
+		cJSON_Delete(keys);
+		return 0;
+	}
+	gk = ax_json_print(keys);
+	cJSON_Delete(keys);
+	fps = json_list(u, pick_fp);
+	p[0] = gk;
+	p[1] = fps;
+	res = q(u, Q_LOCK, 2, p);
+	free(gk);
+	if (res == NULL) {
+		free(fps);
+		return -1;
+	}
+	n = PQntuples(res);
+	ids = cJSON_CreateArray();
+	if (ids == NULL)
+		abort();
+	for (i = 0; i < n; i++) {
+		struct inc *x = inc_add(u);
+
+		snprintf(x->id, sizeof(x->id), "%s", PQgetvalue(res, i, 0));
+		x->open = 1;
+		x->title = dup_col(res, i, 1);
+		if (ax_severity_parse(PQgetvalue(res, i, 2), &x->sev) != 0)
+			x->sev = AX_SEV_INFO;
+		x->cat_owned = dup_col(res, i, 3);
+		x->category = x->cat_owned;
+		x->has_confidence = !PQgetisnull(res, i, 4);
+		x->confidence = x->has_confidence ? strtod(PQgetvalue(res, i, 4), NULL) : 0;
+		x->stage_owned = dup_col(res, i, 5);
+		x->stage = x->stage_owned;
+		x->group_key = dup_col(res, i, 6);
+		x->service = dup_col(res, i, 7);
+		x->alert_count = strtol(PQgetvalue(res, i, 8), NULL, 10);
+		snprintf(x->opened_at, sizeof(x->opened_at), "%s", PQgetvalue(res, i, 9));
+		x->trace = dup_col(res, i, 10);
+		if (!cJSON_AddItemToArray(ids, cJSON_CreateString(x->id)))
+			abort();
+	}
+	PQclear(res);
+	if (n == 0) {
+		cJSON_Delete(ids);
+		free(fps);
+		return 0;
+	}
+	idtext = ax_json_print(ids);
+	cJSON_Delete(ids);
+	{
+		const char *pa[2] = { idtext, fps };
+		const char *pf[1] = { idtext };
+
+		st[0] = (struct ax_pg_stmt){ Q_ALERTS, 2, pa };
+		st[1] = (struct ax_pg_stmt){ Q_FIRING, 1, pf };
+		if (ax_pg_pipeline(u->r->pg, st, 2, rr, u->err, u->errlen) != AX_OK) {
+			free(idtext);
+			free(fps);
+			return -1;
+		}
+	}
+	free(idtext);
+	free(fps);
+	for (i = 0; i < PQntuples(rr[0]); i++) {
+		struct inc *x = find_inc(u, PQgetvalue(rr[0], i, 1));
+		struct alert *a;
+
+		if (x == NULL)
+			continue;
+		a = alert_add(u);
+		snprintf(a->id, sizeof(a->id), "%s", PQgetvalue(rr[0], i, 0));
+		a->inc = x;
+		snprintf(a->fp, sizeof(a->fp), "%s", PQgetvalue(rr[0], i, 2));
+		a->status = strcmp(PQgetvalue(rr[0], i, 3), "firing") == 0 ? AX_STATUS_FIRING :
+									      AX_STATUS_RESOLVED;
+		if (ax_severity_parse(PQgetvalue(rr[0], i, 4), &a->sev) != 0)
+			a->sev = AX_SEV_INFO;
+	}
+	for (i = 0; i < PQntuples(rr[1]); i++) {
+		struct inc *x = find_inc(u, PQgetvalue(rr[1], i, 0));
+
+		if (x != NULL)
+			x->firing = strtol(PQgetvalue(rr[1], i, 1), NULL, 10);
+	}
+	PQclear(rr[0]);
+	PQclear(rr[1]);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- step 3 */
+
+/* One incident_events row, and its pub/sub event for after COMMIT. */
+static void add_stage(struct unit *u, struct item *it, const char *stage, const cJSON *output,
+		      double duration_ms)
+{
+	const struct ax_entry *e = it->e;
+	struct ax_event_row ev = {
+		.incident_id = it->inc->id, .signal_id = e->id, .stage = stage,
+		.input_digest = it->digest, .output = output, .duration_ms = duration_ms,
+		.provider = "heuristic", .fallback = 0, .trace = e->trace,
+	};
+	cJSON *pub;
+
+	ax_store_event(u->w, &ev);
+	pub = reason_stage_event(u->tenant, it->inc->id, stage, e->id, e->trace, output);
+	u->events = grow(u->events, &u->capev, u->nev + 1, sizeof(*u->events));
+	u->events[u->nev++] = ax_json_print(pub);
+	cJSON_Delete(pub);
+}
+
+/* A notify action for the incident as it stands now: an outbox row and
+ * an entry to append after COMMIT. */
+static void add_action(struct unit *u, struct item *it, const char *event)
+{
+	struct inc *x = it->inc;
+	struct reason_incident snap;
+	struct out_action *a;
+	char sev[16], status[16];
+	cJSON *data;
+
+	u->acts = grow(u->acts, &u->capact, u->nact + 1, sizeof(*u->acts));
+	a = &u->acts[u->nact++];
+	ax_uuid4(a->id);
+	a->it = it;
+	/* The snapshot borrows the model's strings; never released. */
+	memset(&snap, 0, sizeof(snap));
+	snprintf(snap.id, sizeof(snap.id), "%s", x->id);
+	snprintf(sev, sizeof(sev), "%s", ax_severity_str(x->sev));
+	snprintf(status, sizeof(status), "%s", x->open ? "open" : "resolved");
+	snap.title = x->title;
+	snap.status = status;
+	snap.severity = sev;
+	snap.category = (char *)x->category;
+	snap.confidence = x->confidence;
+	snap.has_confidence = x->has_confidence;
+	snap.service = x->service;
+	snap.alert_count = x->alert_count;
+	snap.opened_at = x->opened_at;
+	snap.resolved_at = x->resolved_at[0] != '\0' ? x->resolved_at : NULL;
+	data = reason_action_data(a->id, it->e->id, event, &snap);
+	a->payload = ax_json_print(data);
+	cJSON_Delete(data);
+	{
+		struct ax_action_row row = { .id = a->id, .incident_id = x->id,
+					     .signal_id = it->e->id, .type = "notify",
+					     .payload = a->payload, .trace = it->e->trace };
+
+		ax_store_action(u->w, &row);
+	}
+	it->nact++;
+}
+
+static void history(struct unit *u, const struct item *it, const struct alert *a,
+		    const char *from)
+{
+	struct ax_history_row h = { .alert_id = a->id, .from_status = from,
+				    .to_status = ax_status_str(a->status),
+				    .signal_id = it->e->id, .trace = it->e->trace };
+
+	ax_store_history(u->w, &h);
+}
+
+static void classify(struct unit *u, struct item *it)
+{
+	const struct ax_signal *s = &it->sig;
+	struct reason_class cl;
+	struct timespec t;
+	cJSON *out;
+	double dur;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	reason_classify(s->name, s->summary, s->labels, s->service, s->severity, &cl);
+	dur = ms_since(&t);
+	out = reason_class_json(&cl);
+	add_stage(u, it, "classify", out, dur);
+	cJSON_Delete(out);
+	it->category = cl.category;
+	it->confidence = cl.confidence;
+	it->inc->category = cl.category;
+	it->inc->confidence = cl.confidence;
+	it->inc->has_confidence = 1;
+	it->inc->stage = "classified";
+}
+
+static struct inc *open_incident(struct unit *u, struct item *it, char *group_key)
+{
+	const struct ax_signal *s = &it->sig;
+	struct inc *x = inc_add(u);
+	cJSON *o;
+
+	ax_uuid4(x->id);
+	x->isnew = 1;
+	x->open = 1;
+	x->title = ax_xstrdup(s->summary != NULL && s->summary[0] != '\0' ? s->summary : s->name);
+	x->group_key = group_key;
+	x->service = s->service != NULL ? ax_xstrdup(s->service) : NULL;
+	x->trace = ax_xstrdup(it->e->trace);
+	x->sev = s->severity;
+	x->stage = "classify";
+	now_text(x->opened_at);
+	it->inc = x;
+
+	o = cJSON_CreateObject();
+	if (o == NULL)
+		abort();
+	cJSON_AddStringToObject(o, "group_key", group_key);
+	cJSON_AddStringToObject(o, "severity", ax_severity_str(s->severity));
+	cJSON_AddStringToObject(o, "first_alert", s->name);
+	cJSON_AddStringToObject(o, "fingerprint", s->fingerprint);
+	add_stage(u, it, "opened", o, ms_since(&it->t0));
+	cJSON_Delete(o);
+	return x;
+}
+
+/* 0, or -1 when the signal cannot be grouped (it->outcome says why). */
+static int on_firing(struct unit *u, struct item *it)
+{
+	const struct ax_signal *s = &it->sig;
+	struct alert *a = find_alert(u, s->fingerprint);
+	struct inc *x;
+	char *group_key;
+	int created = 0;
+
+	if (a != NULL) {
+		/* The alert fires again (or still) in its open incident. */
+		enum ax_status from = a->status;
+
+		it->inc = a->inc;
+		a->status = AX_STATUS_FIRING;
+		a->sev = s->severity;
+		if (s->summary != NULL)
+			a->summary = s->summary;
+		a->ends_at[0] = '\0';
+		a->last_signal = it->e->id;
+		a->dirty = 1;
+		if (from != AX_STATUS_FIRING) {
+			history(u, it, a, ax_status_str(from));
+			a->inc->firing++;
+		}
+		a->inc->sev = reason_severity_max(a->inc->sev, s->severity);
+		a->inc->dirty = 1;
+		it->outcome = "updated its alert";
+		return 0;
+	}
+
+	group_key = group_key_of(s);
+	if (group_key == NULL) {
+		it->outcome = "signal has no service, host or name to group by";
+		return -1;
+	}
+	x = find_open(u, group_key);
+	if (x == NULL) {
+		x = open_incident(u, it, group_key);
+		created = 1;
+	} else {
+		free(group_key);
+		it->inc = x;
+	}
+	a = alert_add(u);
+	ax_uuid4(a->id);
+	a->isnew = 1;
+	a->inc = x;
+	snprintf(a->fp, sizeof(a->fp), "%s", s->fingerprint);
+	a->status = AX_STATUS_FIRING;
+	a->sev = s->severity;
+	a->first = s;
+	a->summary = s->summary;
+	a->last_signal = it->e->id;
+	history(u, it, a, NULL);
+	x->alert_count++;
+	x->firing++;
+	x->sev = reason_severity_max(x->sev, s->severity);
+	x->dirty = 1;
+	if (created) {
+		classify(u, it);
+		add_action(u, it, "incident.opened");
+		it->outcome = "opened the incident";
+	} else {
+		it->outcome = "joined the open incident";
+	}
+	return 0;
+}
+
+static void on_resolved(struct unit *u, struct item *it)
+{
+	const struct ax_signal *s = &it->sig;
+	struct alert *a = find_alert(u, s->fingerprint);
+	struct inc *x;
+	cJSON *out;
+
+	if (a == NULL) {
+		it->outcome = "matched no open alert";
+		return;
+	}
+	x = it->inc = a->inc;
+	if (reason_time_usable(s->ends_at))
+		snprintf(a->ends_at, sizeof(a->ends_at), "%s", s->ends_at);
+	else
+		now_text(a->ends_at);
+	a->last_signal = it->e->id;
+	a->dirty = 1;
+	x->dirty = 1;
+	if (a->status == AX_STATUS_FIRING) {
+		a->status = AX_STATUS_RESOLVED;
+		history(u, it, a, "firing");
+		x->firing--;
+	}
+	if (x->firing > 0) {
+		it->outcome = "resolved its alert, others still firing";
+		return;
+	}
+	x->open = 0;
+	x->stage = "resolved";
+	now_text(x->resolved_at);
+	out = cJSON_CreateObject();
+	if (out == NULL)
+		abort();
+	cJSON_AddStringToObject(out, "reason", "all alerts resolved");
+	cJSON_AddStringToObject(out, "last_alert", s->name);
+	add_stage(u, it, "resolved", out, ms_since(&it->t0));
+	cJSON_Delete(out);
+	add_action(u, it, "incident.resolved");
+	it->outcome = "resolved the incident";
+}
+
+/* ---------------------------------------------------------------- step 4 */
+
+static void queue_writes(struct unit *u)
+{
+	int i;
+
+	for (i = 0; i < u->ninc; i++) {
+		const struct inc *x = u->incs[i];
+		struct ax_incident_row r = {
+			.id = x->id, .title = x->title, .status = x->open ? "open" : "resolved",
+			.severity = ax_severity_str(x->sev), .category = x->category,
+			.confidence = x->confidence, .has_confidence = x->has_confidence,
+			.stage = x->stage, .group_key = x->group_key, .service = x->service,
+			.alert_count = x->alert_count, .opened_at = x->opened_at,
+			.resolved_at = x->resolved_at[0] != '\0' ? x->resolved_at : NULL,
+			.trace = x->trace,
+		};
+
+		if (x->isnew)
+			ax_store_incident_insert(u->w, &r);
+		else if (x->dirty)
+			ax_store_incident_update(u->w, &r);
+	}
+	for (i = 0; i < u->nal; i++) {
+		const struct alert *a = u->alerts[i];
+		const struct ax_signal *s = a->first;
+		struct ax_alert_row r = {
+			.id = a->id, .incident_id = a->inc->id, .fingerprint = a->fp,
+			.status = ax_status_str(a->status), .severity = ax_severity_str(a->sev),
+			.summary = a->summary, .ends_at = a->ends_at[0] != '\0' ? a->ends_at : NULL,
+			.last_signal = a->last_signal,
+		};
+
+		if (a->isnew) {
+			r.name = s->name;
+			r.service = s->service;
+			r.host = s->host;
+			r.namespace_ = s->namespace_;
+			r.labels = s->labels;
+			r.source = s->source;
+			r.starts_at = reason_time_usable(s->starts_at) ? s->starts_at : NULL;
+			ax_store_alert_insert(u->w, &r);
+		} else if (a->dirty) {
+			ax_store_alert_update(u->w, &r);
+		}
+	}
+	for (i = 0; i < u->n; i++) {
+		const struct item *it = &u->items[i];
+
+		if (it->valid && it->fresh)
+			ax_store_signal_seen(u->w, it->e->id, it->inc != NULL ? it->inc->id : NULL);
+	}
+}
+
+/* ---------------------------------------------------------------- Redis */
+
+static ax_err append_action(struct unit *u, const char *id, const char *trace,
+			    const char *payload)
+{
+	struct ax_entry a;
+
+	memset(&a, 0, sizeof(a));
+	a.v = (char *)AX_ENTRY_VERSION;
+	a.tenant = (char *)u->tenant;
+	a.id = (char *)id;
+	a.kind = (char *)"notify";
+	a.trace = (char *)trace;
+	a.data = (char *)payload;
+	return ax_stream_add(u->c, AX_STREAM_ACTIONS, &a, NULL, 0, u->err, u->errlen);
+}
+
+/* XACK every settled entry of the unit in one command. */
+static ax_err ack_all(struct unit *u, unsigned char *done)
+{
+	const char **argv = ax_xcalloc((size_t)u->n + 3, sizeof(*argv));
+	redisReply *rep;
+	int i, argc = 0;
+	ax_err rc = AX_OK;
+
+	argv[argc++] = "XACK";
+	argv[argc++] = AX_STREAM_SIGNALS;
+	argv[argc++] = AX_GROUP_REASON;
+	for (i = 0; i < u->n; i++)
+		if (u->items[i].valid)
+			argv[argc++] = u->items[i].e->stream_id;
+	if (argc > 3) {
+		rep = redisCommandArgv(u->c, argc, argv, NULL);
+		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+			ax_errfmt(u->err, u->errlen, "XACK: %s",
+				  rep != NULL ? rep->str : u->c->errstr);
+			rc = AX_EIO;
+		}
+		if (rep != NULL)
+			freeReplyObject(rep);
+	}
+	free(argv);
+	if (rc == AX_OK)
+		for (i = 0; i < u->n; i++)
+			if (u->items[i].valid)
+				done[u->items[i].index] = 1;
+	return rc;
+}
+
+static void log_item(const struct unit *u, const struct item *it)
+{
+	const struct ax_entry *e = it->e;
+	const struct ax_signal *s = &it->sig;
+
+	if (!it->fresh)
+		ax_log(AX_LOG_INFO, e->trace, u->tenant,
+		       "signal %s was already committed (redelivery of %s)", e->id, e->stream_id);
+	else if (it->category != NULL)
+		ax_log(AX_LOG_INFO, e->trace, u->tenant,
+		       "%s %s %s: %s (incident %s, category %s, confidence %.2f), %d action(s)",
+		       ax_kind_str(s->kind), s->name, ax_status_str(s->status), it->outcome,
+		       it->inc->id, it->category, it->confidence, it->nact);
+	else if (it->inc != NULL)
+		ax_log(AX_LOG_INFO, e->trace, u->tenant, "%s %s %s: %s (incident %s), %d action(s)",
+		       ax_kind_str(s->kind), s->name, ax_status_str(s->status), it->outcome,
+		       it->inc->id, it->nact);
+	else
+		ax_log(AX_LOG_INFO, e->trace, u->tenant, "%s %s %s: %s", ax_kind_str(s->kind),
+		       s->name, ax_status_str(s->status), it->outcome);
+}
+
+/* After COMMIT: outbox (redeliveries' pending actions first, in the order
+ * they were made), events, acknowledgement. */
+static ax_err after_commit(struct unit *u, unsigned char *done)
+{
+	char perr[256];
+	ax_err rc;
+	int i;
+
+	ax_failpoint("reason.after_commit");
+	for (i = 0; u->pending != NULL && i < PQntuples(u->pending); i++) {
+		const char *trace = PQgetisnull(u->pending, i, 3) ? "-" :
+								     PQgetvalue(u->pending, i, 3);
+
+		rc = append_action(u, PQgetvalue(u->pending, i, 1), trace,
+				   PQgetvalue(u->pending, i, 2));
+		if (rc != AX_OK)
+			return rc;
+	}
+	for (i = 0; i < u->nact; i++) {
+		rc = append_action(u, u->acts[i].id, u->acts[i].it->e->trace, u->acts[i].payload);
+		if (rc != AX_OK)
+			return rc;
+	}
+	ax_failpoint("reason.after_append");
+	for (i = 0; i < u->nev; i++)
+		if (ax_publish_event(u->c, u->tenant, u->events[i], perr, sizeof(perr)) != AX_OK)
+			ax_log(AX_LOG_WARN, NULL, u->tenant, "stage event not published: %s", perr);
+	rc = ack_all(u, done);
+	if (rc != AX_OK)
+		return rc;
+	for (i = 0; i < u->n; i++)
+		if (u->items[i].valid)
+			log_item(u, &u->items[i]);
+	return AX_OK;
+}
+
+/* ---------------------------------------------------------------- a unit */
+
+/* Postgres refused the data itself: retrying cannot help. */
+static int refused_data(const char *sqlstate)
+{
+	return strncmp(sqlstate, "22", 2) == 0 || strcmp(sqlstate, "23503") == 0;
+}
+
+/* The transaction of steps 1-4.  AX_EDUP: redo it. */
+static ax_err transact(struct unit *u, unsigned char *done)
+{
+	ax_err rc;
+	int i;
+
+	unit_reset(u);
+	rc = ax_pg_begin(u->r->pg, u->tenant, u->err, u->errlen);
+	if (rc != AX_OK)
+		return rc;
+	if (claim(u) != 0 || load(u) != 0)
+		goto failed;
+	for (i = 0; i < u->n; i++) {
+		struct item *it = &u->items[i];
+
+		if (!it->valid || !it->fresh || it->sig.kind != AX_KIND_ALERT)
+			continue;
+		if (it->sig.status == AX_STATUS_RESOLVED) {
+			on_resolved(u, it);
+			continue;
+		}
+		if (on_firing(u, it) == 0)
+			continue;
+		/* It can never be grouped: alone, dead-letter it; in a batch,
+		 * fail the batch so the loop takes its entries one by one. */
+		ax_pg_rollback(u->r->pg);
+		if (u->n > 1) {
+			ax_errfmt(u->err, u->errlen, "entry %s: %s", it->e->stream_id, it->outcome);
+			return AX_EPROTO;
+		}
+		rc = ax_worker_dead_letter(u->c, AX_STREAM_SIGNALS, AX_GROUP_REASON, it->e,
+					   it->outcome, u->err, u->errlen);
+		if (rc == AX_OK)
+			done[it->index] = 1;
+		return rc;
+	}
+	queue_writes(u);
+	rc = ax_store_write(u->r->pg, u->tenant, u->w, u->err, u->errlen);
+	if (rc == AX_EDUP) {
+		ax_pg_rollback(u->r->pg);
+		return rc;
+	}
+	if (rc != AX_OK)
+		goto failed;
+	rc = ax_pg_commit(u->r->pg, u->err, u->errlen);
+	if (rc != AX_OK)
+		return rc;
+	return after_commit(u, done);
+
+failed:
+	{
+		char state[8];
+
+		snprintf(state, sizeof(state), "%s", ax_pg_sqlstate(u->r->pg));
+		ax_pg_rollback(u->r->pg);
+		if (u->n == 1 && refused_data(state)) {
+			char reason[700];
+
+			snprintf(reason, sizeof(reason), "postgres refused the signal (%s): %s", state,
+				 u->err);
+			rc = ax_worker_dead_letter(u->c, AX_STREAM_SIGNALS, AX_GROUP_REASON,
+						   u->items[0].e, reason, u->err, u->errlen);
+			if (rc == AX_OK)
+				done[u->items[0].index] = 1;
+			return rc;
+		}
+		return AX_EIO;
+	}
 }
 
 /* The envelope every entry must have; NULL when fine, else the reason. */
@@ -198,509 +1002,143 @@ static const char *envelope_problem(const struct ax_entry *e)
 	return NULL;
 }
 
-/* One incident_events row, and its pub/sub event for after COMMIT. */
-static int add_stage(struct job *j, const char *stage, const cJSON *output, double duration_ms)
+/* Parse entry e into it; dead-letter it when it can never succeed.
+ * AX_OK with it->valid 0 means it was settled that way. */
+static ax_err prepare(redisContext *c, struct item *it, unsigned char *done, char *err,
+		      size_t errlen)
 {
-	const struct ax_entry *e = j->e;
-	char dur[32], *out = output != NULL ? ax_json_print(output) : ax_xstrdup("{}");
-	const char *p[8] = { e->tenant, j->incident_id, e->id, stage, j->digest, out, dur, e->trace };
-	int rc;
-
-	snprintf(dur, sizeof(dur), "%.3f", duration_ms);
-	rc = run(j, Q_STAGE, 8, p);
-	free(out);
-	if (rc == 0 && j->nev < MAX_OUT) {
-		cJSON *ev = reason_stage_event(e->tenant, j->incident_id, stage, e->id, e->trace,
-					       output);
-		j->ev[j->nev++] = ax_json_print(ev);
-		cJSON_Delete(ev);
-	}
-	return rc;
-}
-
-static int load_incident(struct job *j, struct reason_incident *inc)
-{
-	const char *p[1] = { j->incident_id };
-	PGresult *res = q(j, Q_SNAPSHOT, 1, p);
-
-	memset(inc, 0, sizeof(*inc));
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return ax_errfmt(j->err, j->errlen, "incident %s not found", j->incident_id);
-	}
-	snprintf(inc->id, sizeof(inc->id), "%s", PQgetvalue(res, 0, 0));
-	inc->title = col(res, 0, 1);
-	inc->status = col(res, 0, 2);
-	inc->severity = col(res, 0, 3);
-	inc->category = col(res, 0, 4);
-	if (!PQgetisnull(res, 0, 5)) {
-		inc->has_confidence = 1;
-		inc->confidence = strtod(PQgetvalue(res, 0, 5), NULL);
-	}
-	inc->service = col(res, 0, 6);
-	inc->alert_count = strtol(PQgetvalue(res, 0, 7), NULL, 10);
-	inc->opened_at = col(res, 0, 8);
-	inc->resolved_at = col(res, 0, 9);
-	PQclear(res);
-	return 0;
-}
-
-/* A notify action for the incident as it stands now, into the outbox
- * table (same transaction) and into the list to append after COMMIT. */
-static int add_action(struct job *j, const char *event)
-{
-	const struct ax_entry *e = j->e;
-	struct reason_incident inc;
-	struct out_action *a;
+	const struct ax_entry *e = it->e;
+	const char *why;
+	char msg[512], reason[600];
 	cJSON *data;
-
-	if (j->nact >= MAX_OUT)
-		return ax_errfmt(j->err, j->errlen, "too many actions for one signal");
-	if (load_incident(j, &inc) != 0)
-		return -1;
-	a = &j->act[j->nact];
-	ax_uuid4(a->id);
-	a->event = event;
-	data = reason_action_data(a->id, e->id, event, &inc);
-	a->payload = ax_json_print(data);
-	cJSON_Delete(data);
-	reason_incident_release(&inc);
-	{
-		const char *p[6] = { e->tenant, a->id, j->incident_id, e->id, a->payload, e->trace };
-
-		if (run(j, Q_ACTION, 6, p) != 0) {
-			free(a->payload);
-			a->payload = NULL;
-			return -1;
-		}
-	}
-	j->nact++;
-	return 0;
-}
-
-static int classify_stage(struct job *j)
-{
-	const struct ax_signal *s = &j->sig;
-	struct reason_class cl;
-	struct timespec t;
-	char conf[16];
-	cJSON *out;
-	double dur;
-	int rc;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	reason_classify(s->name, s->summary, s->labels, s->service, s->severity, &cl);
-	dur = ms_since(&t);
-	out = reason_class_json(&cl);
-	rc = add_stage(j, "classify", out, dur);
-	cJSON_Delete(out);
-	if (rc != 0)
-		return -1;
-	j->category = cl.category;
-	j->confidence = cl.confidence;
-	snprintf(conf, sizeof(conf), "%.2f", cl.confidence);
-	{
-		const char *p[3] = { j->incident_id, cl.category, conf };
-		return run(j, Q_CLASSIFIED, 3, p);
-	}
-}
-
-/* The open incident of group_key, opening it if there is none.  *created
- * tells which.  The current severity goes to *sev. */
-static int open_or_join(struct job *j, const char *group_key, int *created, enum ax_severity *sev)
-{
-	const struct ax_signal *s = &j->sig;
-	const struct ax_entry *e = j->e;
-	const char *title = s->summary != NULL && s->summary[0] != '\0' ? s->summary : s->name;
-	int attempt;
-
-	*created = 0;
-	for (attempt = 0; attempt < 3; attempt++) {
-		const char *pf[1] = { group_key };
-		char id[AX_UUID_LEN];
-		PGresult *res = q(j, Q_FIND_OPEN, 1, pf);
-
-		if (res == NULL)
-			return -1;
-		if (PQntuples(res) > 0) {
-			snprintf(j->incident_id, sizeof(j->incident_id), "%s", PQgetvalue(res, 0, 0));
-			if (ax_severity_parse(PQgetvalue(res, 0, 1), sev) != 0)
-				*sev = AX_SEV_INFO;
-			PQclear(res);
-			return 0;
-		}
-		PQclear(res);
-
-		ax_uuid4(id);
-		{
-			const char *p[7] = { e->tenant, id, title, ax_severity_str(s->severity),
-					     group_key, s->service, e->trace };
-
-			res = q(j, Q_OPEN_INCIDENT, 7, p);
-		}
-		if (res == NULL)
-			return -1;
-		if (PQntuples(res) == 1) {
-			PQclear(res);
-			snprintf(j->incident_id, sizeof(j->incident_id), "%s", id);
-			*sev = s->severity;
-			*created = 1;
-			return 0;
-		}
-		/* A concurrent consumer opened it first and has committed by
-		 * now (ON CONFLICT waited for it): look again. */
-		PQclear(res);
-		ax_log(AX_LOG_DEBUG, e->trace, e->tenant,
-		       "incident of group '%s' was opened concurrently; joining it", group_key);
-	}
-	return ax_errfmt(j->err, j->errlen, "cannot open or find the incident of group '%s'",
-			 group_key);
-}
-
-static int on_firing(struct job *j)
-{
-	const struct ax_signal *s = &j->sig;
-	const struct ax_entry *e = j->e;
-	const char *pf[1] = { s->fingerprint };
-	enum ax_severity cur;
-	char *group_key = NULL, *labels = NULL;
-	int created = 0, inserted = 0, rc = -1;
-	PGresult *res;
-
-	res = q(j, Q_FIND_ALERT, 1, pf);
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 1) {
-		/* The alert fires again (or still) in its open incident. */
-		char alert_id[AX_UUID_LEN];
-		const char *sev;
-
-		snprintf(alert_id, sizeof(alert_id), "%s", PQgetvalue(res, 0, 0));
-		snprintf(j->incident_id, sizeof(j->incident_id), "%s", PQgetvalue(res, 0, 1));
-		if (ax_severity_parse(PQgetvalue(res, 0, 2), &cur) != 0)
-			cur = AX_SEV_INFO;
-		PQclear(res);
-		sev = ax_severity_str(reason_severity_max(cur, s->severity));
-		{
-			const char *pa[4] = { alert_id, ax_severity_str(s->severity), s->summary,
-					      e->id };
-			const char *pi[2] = { j->incident_id, sev };
-
-			if (run(j, Q_REFIRE_ALERT, 4, pa) != 0 || run(j, Q_TOUCH_INCIDENT, 2, pi) != 0)
-				return -1;
-		}
-		j->outcome = "updated its alert";
-		return 0;
-	}
-	PQclear(res);
-
-	group_key = reason_group_key(s->service, s->namespace_, s->host, s->name);
-	if (group_key == NULL) {
-		ax_errfmt(j->err, j->errlen, "signal has no service, host or name to group by");
-		goto out;
-	}
-	if (open_or_join(j, group_key, &created, &cur) != 0)
-		goto out;
-	if (created) {
-		cJSON *o = cJSON_CreateObject();
-		int st;
-
-		if (o == NULL)
-			abort();
-		cJSON_AddStringToObject(o, "group_key", group_key);
-		cJSON_AddStringToObject(o, "severity", ax_severity_str(s->severity));
-		cJSON_AddStringToObject(o, "first_alert", s->name);
-		cJSON_AddStringToObject(o, "fingerprint", s->fingerprint);
-		st = add_stage(j, "opened", o, ms_since(&j->t0));
-		cJSON_Delete(o);
-		if (st != 0)
-			goto out;
-	}
-
-	labels = ax_json_print(s->labels);
-	{
-		char alert_id[AX_UUID_LEN];
-		const char *starts = reason_time_usable(s->starts_at) ? s->starts_at : NULL;
-		const char *p[14] = { e->tenant, alert_id, j->incident_id, s->fingerprint, s->name,
-				      ax_severity_str(s->severity), s->summary, s->service, s->host,
-				      s->namespace_, labels, s->source, starts, e->id };
-
-		ax_uuid4(alert_id);
-		res = q(j, Q_UPSERT_ALERT, 14, p);
-		if (res == NULL)
-			goto out;
-		inserted = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-		PQclear(res);
-	}
-	{
-		const char *p[3] = { j->incident_id, inserted ? "1" : "0",
-				     ax_severity_str(reason_severity_max(cur, s->severity)) };
-
-		if (run(j, Q_BUMP, 3, p) != 0)
-			goto out;
-	}
-	if (created) {
-		if (classify_stage(j) != 0 || add_action(j, "incident.opened") != 0)
-			goto out;
-		j->outcome = "opened the incident";
-	} else {
-		j->outcome = inserted ? "joined the open incident" : "updated its alert";
-	}
-	rc = 0;
-out:
-	free(group_key);
-	free(labels);
-	return rc;
-}
-
-static int on_resolved(struct job *j)
-{
-	const struct ax_signal *s = &j->sig;
-	const struct ax_entry *e = j->e;
-	const char *pf[1] = { s->fingerprint };
-	char alert_id[AX_UUID_LEN];
-	const char *ends = reason_time_usable(s->ends_at) ? s->ends_at : NULL;
-	long firing;
-	PGresult *res;
-
-	res = q(j, Q_FIND_ALERT, 1, pf);
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		j->outcome = "matched no open alert";
-		return 0;
-	}
-	snprintf(alert_id, sizeof(alert_id), "%s", PQgetvalue(res, 0, 0));
-	snprintf(j->incident_id, sizeof(j->incident_id), "%s", PQgetvalue(res, 0, 1));
-	PQclear(res);
-	{
-		const char *p[3] = { alert_id, ends, e->id };
-
-		if (run(j, Q_RESOLVE_ALERT, 3, p) != 0)
-			return -1;
-	}
-	{
-		const char *p[1] = { j->incident_id };
-
-		res = q(j, Q_FIRING_LEFT, 1, p);
-		if (res == NULL)
-			return -1;
-		firing = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-		PQclear(res);
-		if (firing > 0) {
-			const char *pt[2] = { j->incident_id, NULL };
-
-			j->outcome = "resolved its alert, others still firing";
-			return run(j, Q_TOUCH_INCIDENT, 2, pt);
-		}
-		if (run(j, Q_RESOLVE_INCIDENT, 1, p) != 0)
-			return -1;
-	}
-	{
-		cJSON *out = cJSON_CreateObject();
-		int rc;
-
-		if (out == NULL)
-			abort();
-		cJSON_AddStringToObject(out, "reason", "all alerts resolved");
-		cJSON_AddStringToObject(out, "last_alert", s->name);
-		rc = add_stage(j, "resolved", out, ms_since(&j->t0));
-		cJSON_Delete(out);
-		if (rc != 0)
-			return -1;
-	}
-	if (add_action(j, "incident.resolved") != 0)
-		return -1;
-	j->outcome = "resolved the incident";
-	return 0;
-}
-
-/* The entry was committed before: append its still-pending actions again
- * and acknowledge.  Called inside the (useless) transaction, which it
- * rolls back. */
-static ax_err redelivered(struct job *j)
-{
-	const struct ax_entry *e = j->e;
-	const char *p[1] = { e->id };
-	PGresult *res = q(j, Q_PENDING, 1, p);
-	ax_err rc = AX_OK;
-	int i, n;
-
-	ax_pg_rollback(j->r->pg);
-	if (res == NULL)
-		return AX_EIO;
-	n = PQntuples(res);
-	for (i = 0; i < n && rc == AX_OK; i++) {
-		struct ax_entry a;
-
-		memset(&a, 0, sizeof(a));
-		a.v = (char *)AX_ENTRY_VERSION;
-		a.tenant = e->tenant;
-		a.id = PQgetvalue(res, i, 0);
-		a.kind = (char *)"notify";
-		a.trace = PQgetisnull(res, i, 2) ? e->trace : PQgetvalue(res, i, 2);
-		a.data = PQgetvalue(res, i, 1);
-		rc = ax_stream_add(j->c, AX_STREAM_ACTIONS, &a, NULL, 0, j->err, j->errlen);
-	}
-	PQclear(res);
-	if (rc != AX_OK)
-		return rc;
-	rc = ax_group_ack(j->c, AX_STREAM_SIGNALS, AX_GROUP_REASON, e->stream_id, j->err, j->errlen);
-	if (rc == AX_OK)
-		ax_log(AX_LOG_INFO, e->trace, e->tenant,
-		       "signal %s was already committed (redelivery of %s): re-appended %d pending "
-		       "action(s)", e->id, e->stream_id, n);
-	return rc;
-}
-
-/* After COMMIT: outbox, events, acknowledgement. */
-static ax_err after_commit(struct job *j)
-{
-	const struct ax_entry *e = j->e;
-	char perr[256];
 	ax_err rc;
-	int i;
 
-	ax_failpoint("reason.after_commit");
-	for (i = 0; i < j->nact; i++) {
-		struct ax_entry a;
-
-		memset(&a, 0, sizeof(a));
-		a.v = (char *)AX_ENTRY_VERSION;
-		a.tenant = e->tenant;
-		a.id = j->act[i].id;
-		a.kind = (char *)"notify";
-		a.trace = e->trace;
-		a.data = j->act[i].payload;
-		rc = ax_stream_add(j->c, AX_STREAM_ACTIONS, &a, NULL, 0, j->err, j->errlen);
-		if (rc != AX_OK)
-			return rc;
+	clock_gettime(CLOCK_MONOTONIC, &it->t0);
+	why = envelope_problem(e);
+	if (why == NULL) {
+		data = ax_json_parse(e->data, strlen(e->data), AX_JSON_ENTRY_DEPTH);
+		if (data == NULL) {
+			why = "data is not valid JSON";
+		} else {
+			rc = ax_signal_from_json(&it->sig, data, msg, sizeof(msg));
+			cJSON_Delete(data);
+			if (rc != AX_OK) {
+				snprintf(reason, sizeof(reason), "invalid signal: %s", msg);
+				why = reason;
+			}
+		}
 	}
-	ax_failpoint("reason.after_append");
-	for (i = 0; i < j->nev; i++) {
-		if (ax_publish_event(j->c, e->tenant, j->ev[i], perr, sizeof(perr)) != AX_OK)
-			ax_log(AX_LOG_WARN, e->trace, e->tenant, "stage event not published: %s",
-			       perr);
-	}
-	rc = ax_group_ack(j->c, AX_STREAM_SIGNALS, AX_GROUP_REASON, e->stream_id, j->err, j->errlen);
-	if (rc != AX_OK)
+	if (why != NULL) {
+		rc = ax_worker_dead_letter(c, AX_STREAM_SIGNALS, AX_GROUP_REASON, e, why, err,
+					   errlen);
+		if (rc == AX_OK)
+			done[it->index] = 1;
 		return rc;
-	if (j->category != NULL)
-		ax_log(AX_LOG_INFO, e->trace, e->tenant,
-		       "%s %s %s: %s (incident %s, category %s, confidence %.2f), %d action(s)",
-		       ax_kind_str(j->sig.kind), j->sig.name, ax_status_str(j->sig.status),
-		       j->outcome, j->incident_id, j->category, j->confidence, j->nact);
-	else if (j->incident_id[0] != '\0')
-		ax_log(AX_LOG_INFO, e->trace, e->tenant, "%s %s %s: %s (incident %s), %d action(s)",
-		       ax_kind_str(j->sig.kind), j->sig.name, ax_status_str(j->sig.status),
-		       j->outcome, j->incident_id, j->nact);
-	else
-		ax_log(AX_LOG_INFO, e->trace, e->tenant, "%s %s %s: %s", ax_kind_str(j->sig.kind),
-		       j->sig.name, ax_status_str(j->sig.status), j->outcome);
+	}
+	ax_sha256_hex(e->data, strlen(e->data), it->digest);
+	/* The entry's kind routes it; the data's kind is informational. */
+	(void)ax_kind_parse(e->kind, &it->sig.kind);
+	it->valid = 1;
 	return AX_OK;
 }
 
-/* Postgres refused the data itself: retrying cannot help. */
-static int refused_data(const char *sqlstate)
+/* The entries of es[] of tenant (indexes in order), as one unit. */
+static ax_err run_unit(struct reason *r, redisContext *c, const struct ax_entry *const *es,
+		       const int *idx, int n, unsigned char *done, char *err, size_t errlen)
 {
-	return strncmp(sqlstate, "22", 2) == 0 || strcmp(sqlstate, "23503") == 0;
+	struct unit u;
+	ax_err rc = AX_OK;
+	int i, valid = 0, attempt;
+
+	memset(&u, 0, sizeof(u));
+	u.r = r;
+	u.c = c;
+	u.tenant = es[idx[0]]->tenant;
+	u.items = ax_xcalloc((size_t)n, sizeof(*u.items));
+	u.n = n;
+	u.w = ax_store_batch_new();
+	u.err = err;
+	u.errlen = errlen;
+	for (i = 0; i < n && rc == AX_OK; i++) {
+		u.items[i].e = es[idx[i]];
+		u.items[i].index = idx[i];
+		rc = prepare(c, &u.items[i], done, err, errlen);
+		valid += u.items[i].valid;
+	}
+	if (rc == AX_OK && valid > 0) {
+		for (attempt = 0; attempt < OPEN_RETRIES; attempt++) {
+			rc = transact(&u, done);
+			if (rc != AX_EDUP)
+				break;
+			ax_log(AX_LOG_DEBUG, NULL, u.tenant,
+			       "an incident this batch opened was opened concurrently; redoing");
+		}
+		if (rc == AX_EDUP) {
+			ax_errfmt(err, errlen, "incidents kept being opened concurrently");
+			rc = AX_EIO;
+		}
+	}
+	unit_release(&u);
+	free(u.items);
+	return rc;
+}
+
+ax_err reason_handle_batch(struct reason *r, redisContext *c, const struct ax_entry *const *es,
+			   int n, unsigned char *done, char *errbuf, size_t errlen)
+{
+	int *idx = ax_xcalloc((size_t)n, sizeof(*idx));
+	unsigned char *taken = ax_xcalloc((size_t)n, 1);
+	char unit_err[512];
+	ax_err rc = AX_OK;
+	int i, j, k;
+
+	ax_failpoint("reason.after_read");
+	for (i = 0; i < n; i++) {
+		done[i] = 0;
+		if (es[i]->deleted) {
+			rc = ax_group_ack(c, AX_STREAM_SIGNALS, AX_GROUP_REASON, es[i]->stream_id,
+					  errbuf, errlen);
+			if (rc != AX_OK)
+				goto out;
+			done[i] = taken[i] = 1;
+		}
+	}
+	/* One unit per tenant, in order of first appearance; entries without
+	 * a usable tenant are each a unit of their own (prepare dead-letters
+	 * them). */
+	for (i = 0; i < n; i++) {
+		if (taken[i])
+			continue;
+		k = 0;
+		for (j = i; j < n; j++) {
+			if (taken[j])
+				continue;
+			if (j == i || (es[i]->tenant != NULL && es[j]->tenant != NULL &&
+				       ax_tenant_valid(es[i]->tenant) &&
+				       strcmp(es[i]->tenant, es[j]->tenant) == 0)) {
+				idx[k++] = j;
+				taken[j] = 1;
+			}
+		}
+		/* A unit that fails leaves its entries to the caller; the
+		 * other tenants' units still run. */
+		if (run_unit(r, c, es, idx, k, done, unit_err, sizeof(unit_err)) != AX_OK &&
+		    rc == AX_OK) {
+			rc = AX_EIO;
+			snprintf(errbuf, errlen, "%s", unit_err);
+		}
+	}
+out:
+	free(idx);
+	free(taken);
+	return rc;
 }
 
 ax_err reason_handle(struct reason *r, redisContext *c, const struct ax_entry *e,
 		     char *errbuf, size_t errlen)
 {
-	struct job j;
-	const char *why;
-	char msg[512];
-	cJSON *data;
-	PGresult *res;
-	ax_err rc;
-	int fresh;
+	const struct ax_entry *es[1] = { e };
+	unsigned char done[1];
 
-	ax_failpoint("reason.after_read");
-	if (e->deleted)
-		return ax_group_ack(c, AX_STREAM_SIGNALS, AX_GROUP_REASON, e->stream_id, errbuf,
-				    errlen);
-	why = envelope_problem(e);
-	if (why != NULL)
-		return dead_letter(c, e, why, errbuf, errlen);
-	data = ax_json_parse(e->data, strlen(e->data), AX_JSON_ENTRY_DEPTH);
-	if (data == NULL)
-		return dead_letter(c, e, "data is not valid JSON", errbuf, errlen);
-
-	memset(&j, 0, sizeof(j));
-	j.r = r;
-	j.c = c;
-	j.e = e;
-	j.err = errbuf;
-	j.errlen = errlen;
-	j.outcome = "recorded";
-	clock_gettime(CLOCK_MONOTONIC, &j.t0);
-	rc = ax_signal_from_json(&j.sig, data, msg, sizeof(msg));
-	cJSON_Delete(data);
-	if (rc != AX_OK) {
-		char reason[600];
-
-		snprintf(reason, sizeof(reason), "invalid signal: %s", msg);
-		ax_signal_release(&j.sig);
-		return dead_letter(c, e, reason, errbuf, errlen);
-	}
-	ax_sha256_hex(e->data, strlen(e->data), j.digest);
-	/* The entry's kind routes it; the data's kind is informational. */
-	(void)ax_kind_parse(e->kind, &j.sig.kind);
-
-	rc = ax_pg_begin(r->pg, e->tenant, errbuf, errlen);
-	if (rc != AX_OK)
-		goto out;
-	{
-		const char *p[2] = { e->tenant, e->id };
-
-		res = q(&j, Q_SEEN, 2, p);
-	}
-	if (res == NULL)
-		goto failed;
-	fresh = PQntuples(res) == 1;
-	PQclear(res);
-	if (!fresh) {
-		rc = redelivered(&j);
-		goto out;
-	}
-	if (j.sig.kind == AX_KIND_ALERT) {
-		if ((j.sig.status == AX_STATUS_FIRING ? on_firing(&j) : on_resolved(&j)) != 0)
-			goto failed;
-		if (j.incident_id[0] != '\0') {
-			const char *p[2] = { e->id, j.incident_id };
-
-			if (run(&j, Q_SEEN_INCIDENT, 2, p) != 0)
-				goto failed;
-		}
-	}
-	rc = ax_pg_commit(r->pg, errbuf, errlen);
-	if (rc != AX_OK)
-		goto out;
-	rc = after_commit(&j);
-	goto out;
-
-failed:
-	{
-		char state[8];
-
-		snprintf(state, sizeof(state), "%s", ax_pg_sqlstate(r->pg));
-		ax_pg_rollback(r->pg);
-		if (refused_data(state)) {
-			char reason[600];
-
-			snprintf(reason, sizeof(reason), "postgres refused the signal (%s): %s", state,
-				 errbuf);
-			rc = dead_letter(c, e, reason, errbuf, errlen);
-		} else {
-			rc = AX_EIO;
-		}
-	}
-out:
-	job_release(&j);
-	return rc;
+	return reason_handle_batch(r, c, es, 1, done, errbuf, errlen);
 }

@@ -52,6 +52,12 @@ static ax_err handle(void *ctx, redisContext *c, const struct ax_entry *e, char 
 	return reason_handle(ctx, c, e, err, errlen);
 }
 
+static ax_err handle_batch(void *ctx, redisContext *c, const struct ax_entry *const *es, int n,
+			   unsigned char *done, char *err, size_t errlen)
+{
+	return reason_handle_batch(ctx, c, es, n, done, err, errlen);
+}
+
 int main(void)
 {
 	struct ax_config cfg;
@@ -62,6 +68,8 @@ int main(void)
 
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&r, 0, sizeof(r));
+	/* First, so a stop request during start-up is a clean exit too. */
+	stop = ax_worker_stop_on_signals();
 	if (ax_config_load(&cfg, err, sizeof(err)) != AX_OK) {
 		fprintf(stderr, "alexus-reason: %s\n", err);
 		return 2;
@@ -73,7 +81,6 @@ int main(void)
 		return 1;
 	}
 
-	stop = ax_worker_stop_on_signals();
 
 	r.cfg = &cfg;
 	r.pg = ax_pg_new(cfg.database_url);
@@ -86,6 +93,7 @@ int main(void)
 	wo.pg = r.pg;
 	wo.stop = stop;
 	wo.handle = handle;
+	wo.handle_batch = handle_batch;
 	wo.ctx = &r;
 	ax_worker_run(&wo);
 

@@ -31,4 +31,13 @@ struct reason {
 ax_err reason_handle(struct reason *r, redisContext *c, const struct ax_entry *e,
 		     char *errbuf, size_t errlen) AX_MUSTCHECK;
 
+/* Process es[0..n-1], entries read together, as few units of work as
+ * their tenants allow (see handle.c).  done[i] is set to 1 for each entry
+ * settled (acknowledged or dead-lettered).  AX_OK: all of them are.
+ * Anything else: the entries not done were not acknowledged and their
+ * transaction was rolled back; the caller retries them one at a time with
+ * reason_handle (which is this function with n = 1). */
+ax_err reason_handle_batch(struct reason *r, redisContext *c, const struct ax_entry *const *es,
+			   int n, unsigned char *done, char *errbuf, size_t errlen) AX_MUSTCHECK;
+
 #endif /* REASON_REASON_H */

@@ -12,6 +12,11 @@
  * XREADGROUP with a finite BLOCK of cfg->block_ms.  An entry delivered
  * more than cfg->max_deliveries times is dead-lettered.
  *
+ * With a batch handler, the entries of one read go to it together first
+ * (those over max_deliveries excepted); whatever it leaves unsettled is
+ * then handled one entry at a time as below, so a poison entry costs its
+ * batch one extra attempt and nothing else.
+ *
  * An entry whose handler fails is not acknowledged; the loop backs off
  * (100 ms doubling to 5 s), reconnects and retries the same entry before
  * anything else.  An entry that keeps failing while both servers answer
@@ -45,6 +50,13 @@ struct ax_worker_opts {
 	 * transient failure, described in err; the entry is retried. */
 	ax_err (*handle)(void *ctx, redisContext *c, const struct ax_entry *e, char *err,
 			 size_t errlen);
+	/* Optional: do the work of the entries of one read together (es in
+	 * stream order) and set done[i] = 1 for each entry settled.  AX_OK:
+	 * all settled.  AX_EAGAIN: leave the rest pending, no retry.
+	 * Anything else: the loop logs err and takes the entries not done one
+	 * at a time through handle, with its retries and dead letters. */
+	ax_err (*handle_batch)(void *ctx, redisContext *c, const struct ax_entry *const *es,
+			       int n, unsigned char *done, char *err, size_t errlen);
 	void *ctx;
 };
 
