@@ -15,7 +15,14 @@
  * the point: ts_rank and cosine similarity live on unrelated scales.  Each
  * ranking is fetched deeper than the k asked for (AX_GRAPH_HYBRID_DEPTH)
  * so a document ranked moderately by both can overtake one ranked first by
- * only one. */
+ * only one.  A backend that can run both rankings at once (search_both:
+ * Postgres ranks full text in the server while vectors are scanned here)
+ * is asked for them together.
+ *
+ * ALEXUS_GRAPH_CACHE_MB (the cap of the Postgres backend's process-wide
+ * vector cache, graph.h) is read here when a store is opened, like
+ * ALEXUS_GRAPH, so every program that opens a store honours it. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +95,7 @@ struct ax_graph *ax_graph_open(const struct ax_graph_config *c, struct ax_embedd
 	const char *name = c != NULL && c->backend != NULL && c->backend[0] != '\0' ? c->backend
 										 : "postgres";
 	const struct ax_graph_ops *ops = NULL;
+	struct ax_graph_config conf;
 	struct ax_graph *g;
 	size_t i;
 	void *be;
@@ -103,7 +111,27 @@ struct ax_graph *ax_graph_open(const struct ax_graph_config *c, struct ax_embedd
 		ax_errfmt(errbuf, errlen, "graph: unknown backend '%s' (known: postgres)", name);
 		return NULL;
 	}
-	be = ops->open(c, ax_embedder_name(e), errbuf, errlen);
+	memset(&conf, 0, sizeof(conf));
+	if (c != NULL)
+		conf = *c;
+	if (conf.cache_bytes == 0) {
+		const char *mb = getenv("ALEXUS_GRAPH_CACHE_MB");
+		char *end;
+		long v = AX_GRAPH_CACHE_MB;
+
+		if (mb != NULL && *mb != '\0') {
+			errno = 0;
+			v = strtol(mb, &end, 10);
+			if (errno != 0 || *end != '\0' || v < 1 || v > AX_GRAPH_CACHE_MB_MAX) {
+				ax_errfmt(errbuf, errlen, "graph: ALEXUS_GRAPH_CACHE_MB must be an "
+					  "integer 1..%d (MiB), not '%s'", AX_GRAPH_CACHE_MB_MAX,
+					  mb);
+				return NULL;
+			}
+		}
+		conf.cache_bytes = (size_t)v * 1024 * 1024;
+	}
+	be = ops->open(&conf, ax_embedder_name(e), errbuf, errlen);
 	if (be == NULL)
 		return NULL;
 	g = ax_xcalloc(1, sizeof(*g));
@@ -480,13 +508,27 @@ ax_err ax_graph_search_hybrid(struct ax_graph *g, const char *tenant, const char
 	rc = check_search(tenant, query, mask, k, errbuf, errlen);
 	if (rc != AX_OK)
 		return rc;
-	rc = ax_graph_search_text(g, tenant, query, mask, depth, &ft, errbuf, errlen);
-	if (rc != AX_OK)
-		return rc;
-	rc = ax_graph_search_vector(g, tenant, query, mask, depth, &vh, errbuf, errlen);
-	if (rc != AX_OK) {
-		ax_graph_hits_release(&ft);
-		return rc;
+	if (g->ops->search_both != NULL) {
+		float *q = ax_xmalloc(AX_EMBED_DIM * sizeof(float));
+
+		memset(&ft, 0, sizeof(ft));
+		memset(&vh, 0, sizeof(vh));
+		rc = ax_embed(g->emb, &query, 1, q, errbuf, errlen);
+		if (rc == AX_OK)
+			rc = g->ops->search_both(g->be, tenant, query, q, mask, depth, &ft, &vh,
+						 errbuf, errlen);
+		free(q);
+		if (rc != AX_OK)
+			return rc;
+	} else {
+		rc = ax_graph_search_text(g, tenant, query, mask, depth, &ft, errbuf, errlen);
+		if (rc != AX_OK)
+			return rc;
+		rc = ax_graph_search_vector(g, tenant, query, mask, depth, &vh, errbuf, errlen);
+		if (rc != AX_OK) {
+			ax_graph_hits_release(&ft);
+			return rc;
+		}
 	}
 	/* Take over the full-text hits, then merge the vector ones into them
 	 * (at most 2 * depth entries: a quadratic merge is fine). */

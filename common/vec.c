@@ -1,14 +1,31 @@
 /* vec.c - in-memory cosine top-k over keyed vectors (see vec.h).
  *
- * Design: vectors live in one contiguous, 32-byte aligned block, one row
- * per entry, each row padded to a multiple of 8 floats so the scan can use
- * GCC vector extensions (8-float lanes; gcc lowers them to whatever the
- * target has: SSE2 on plain x86-64, AVX2 in the x86-64-v3 clone of scan)
- * with two independent accumulators.
- * Rows are stored unit-length, so cosine is a dot product.  The scan is
- * exact: at our sizes (1e5 x 1536) a linear pass takes tens
- * of milliseconds, which issue 4 accepts, and an approximate index (HNSW)
- * would add recall questions and much code for no gain at this scale.
+ * Design: every vector is stored unit-length, so cosine is a dot product,
+ * in one of two layouts, chosen per vector by how many of its elements
+ * are not zero:
+ *
+ *   dense   one contiguous, 32-byte aligned block, one row per entry, each
+ *           row padded to a multiple of 8 floats so the scan can use GCC
+ *           vector extensions (8-float lanes; gcc lowers them to whatever
+ *           the target has: SSE2 on plain x86-64, AVX2 in the x86-64-v3
+ *           clone of scan) with two independent accumulators;
+ *   sparse  (element index, value) pairs of the non-zero elements in one
+ *           arena, for a vector with at most stride / 8 of them.  The
+ *           feature-hashing embedder (embed.c, local-hash-v1) gives about
+ *           150 non-zero elements of 1536 for a configuration item: 0.9
+ *           KiB instead of 6 KiB, and a scan that touches 150 elements
+ *           instead of 1536.  At the stride / 8 bound a sparse row is still
+ *           5 times smaller than a dense one and not slower to score.
+ *
+ * The values are the same float32 values either way (zeros are simply not
+ * stored), so the index is exact in both layouts: a score differs from the
+ * dense computation only by float rounding order (about 1e-7), and equal
+ * vectors always get bit-equal scores because a vector's layout depends
+ * only on the vector.  Endpoint models' vectors are dense and stay dense.
+ * The scan is exact: at our sizes (1e5 x 1536) a linear pass takes tens of
+ * milliseconds dense and a few sparse, which issue 4 accepts, and an
+ * approximate index (HNSW) would add recall questions and much code for no
+ * gain at this scale.
  *
  * Top-k keeps a k-sized min-heap of the best rows seen; "worse" is a lower
  * score, or the same score and a larger key, which makes the result order
@@ -19,8 +36,11 @@
  * random key so crafted ids cannot force collisions).  It is written here
  * because none of our dependencies has a hash map with deletion: glibc's
  * hsearch(3) is fixed-size and cannot delete, and cJSON/libevent/hiredis
- * offer nothing usable.  Deletion moves the last row into the hole, so rows
- * stay dense and the scan never skips. */
+ * offer nothing usable.  A slot holds a reference: the row number and
+ * whether it is a dense or a sparse row.  Deletion moves the last row of
+ * the same layout into the hole, so rows stay dense and the scan never
+ * skips; a sparse row's pairs left behind in the arena are garbage,
+ * compacted away once they are half of it. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,20 +54,35 @@
 #define LANES 8
 #define SLOT_EMPTY 0u
 #define SLOT_TOMB 1u   /* a deleted slot: probing continues past it */
-#define SLOT_BASE 2u   /* slot value = row + SLOT_BASE */
+#define SLOT_BASE 2u   /* slot value = ref + SLOT_BASE, ref = row << 1 | sparse */
+#define SPARSE_DIM_MAX 65536   /* element indexes are uint16_t */
+#define KEY_OVERHEAD 16        /* malloc's bookkeeping per key, for ax_vec_bytes */
+#define ARENA_MIN 4096         /* never compact an arena smaller than this */
 
 typedef float v8sf __attribute__((vector_size(LANES * sizeof(float)), may_alias));
 
 struct ax_vec {
 	size_t dim;        /* floats per vector as given */
-	size_t stride;     /* floats per stored row: dim rounded up to LANES */
-	size_t len;        /* rows in use */
-	size_t cap;        /* rows allocated */
-	float *rows;       /* cap * stride floats, 32-byte aligned */
-	char **keys;       /* cap entries; keys[i] owns row i's key */
+	size_t stride;     /* floats per dense row: dim rounded up to LANES */
+	size_t sparse_max; /* most non-zero elements a sparse row may have */
+	size_t len;        /* entries: nd + ns */
+	/* dense rows */
+	float *rows;       /* capd * stride floats, 32-byte aligned */
+	char **dkeys;      /* dkeys[i] owns dense row i's key */
+	size_t nd, capd;
+	/* sparse rows: row i is snnz[i] pairs at arena offset soff[i] */
+	uint32_t *soff, *snnz;
+	char **skeys;
+	size_t ns, caps;
+	uint16_t *aidx;    /* arena: element index ... */
+	float *aval;       /* ... and value of every pair */
+	size_t alen, acap, agarbage;
+	/* key -> reference */
 	uint32_t *slots;   /* nslots entries, see SLOT_* */
 	size_t nslots;     /* power of two */
 	size_t ntomb;      /* tombstones in slots */
+	size_t keybytes;   /* bytes held by keys, for ax_vec_bytes */
+	float *scratch;    /* stride floats: a vector being put */
 	unsigned char hkey[crypto_shorthash_KEYBYTES];
 };
 
@@ -62,6 +97,13 @@ static float *aligned_floats(size_t n)
 	return p;
 }
 
+/* Capacity after cap: half as much again (doubling would leave up to half
+ * of a 600 MiB block unused). */
+static size_t grown(size_t cap)
+{
+	return cap < 64 ? 64 : cap + cap / 2;
+}
+
 struct ax_vec *ax_vec_new(size_t dim)
 {
 	struct ax_vec *v;
@@ -73,34 +115,48 @@ struct ax_vec *ax_vec_new(size_t dim)
 	v = ax_xcalloc(1, sizeof(*v));
 	v->dim = dim;
 	v->stride = (dim + LANES - 1) / LANES * LANES;
+	v->sparse_max = dim <= SPARSE_DIM_MAX ? v->stride / 8 : 0;
 	v->nslots = 16;
 	v->slots = ax_xcalloc(v->nslots, sizeof(*v->slots));
+	v->scratch = aligned_floats(v->stride);
 	randombytes_buf(v->hkey, sizeof(v->hkey));
 	return v;
 }
 
-void ax_vec_free(struct ax_vec *v)
+static void free_keys(struct ax_vec *v)
 {
 	size_t i;
 
+	for (i = 0; i < v->nd; i++)
+		free(v->dkeys[i]);
+	for (i = 0; i < v->ns; i++)
+		free(v->skeys[i]);
+}
+
+void ax_vec_free(struct ax_vec *v)
+{
 	if (v == NULL)
 		return;
-	for (i = 0; i < v->len; i++)
-		free(v->keys[i]);
-	free(v->keys);
+	free_keys(v);
 	free(v->rows);
+	free(v->dkeys);
+	free(v->soff);
+	free(v->snnz);
+	free(v->skeys);
+	free(v->aidx);
+	free(v->aval);
 	free(v->slots);
+	free(v->scratch);
 	free(v);
 }
 
 void ax_vec_clear(struct ax_vec *v)
 {
-	size_t i;
-
-	for (i = 0; i < v->len; i++)
-		free(v->keys[i]);
-	v->len = 0;
+	free_keys(v);
+	v->len = v->nd = v->ns = 0;
+	v->alen = v->agarbage = 0;
 	v->ntomb = 0;
+	v->keybytes = 0;
 	memset(v->slots, 0, v->nslots * sizeof(*v->slots));
 }
 
@@ -112,6 +168,20 @@ size_t ax_vec_len(const struct ax_vec *v)
 size_t ax_vec_dim(const struct ax_vec *v)
 {
 	return v->dim;
+}
+
+size_t ax_vec_sparse_len(const struct ax_vec *v)
+{
+	return v->ns;
+}
+
+size_t ax_vec_bytes(const struct ax_vec *v)
+{
+	return sizeof(*v) + v->stride * sizeof(float) +
+	       v->capd * (v->stride * sizeof(float) + sizeof(*v->dkeys)) +
+	       v->caps * (sizeof(*v->soff) + sizeof(*v->snnz) + sizeof(*v->skeys)) +
+	       v->acap * (sizeof(*v->aidx) + sizeof(*v->aval)) +
+	       v->nslots * sizeof(*v->slots) + v->keybytes;
 }
 
 int ax_vec_normalize(float *x, size_t dim)
@@ -134,6 +204,15 @@ int ax_vec_normalize(float *x, size_t dim)
 }
 
 /* ---------------------------------------------------------------- key map */
+
+#define REF(row, sparse) ((uint32_t)(row) << 1 | (uint32_t)(sparse))
+#define REF_ROW(ref) ((size_t)((ref) >> 1))
+#define REF_SPARSE(ref) ((ref) & 1u)
+
+static const char *ref_key(const struct ax_vec *v, uint32_t ref)
+{
+	return REF_SPARSE(ref) ? v->skeys[REF_ROW(ref)] : v->dkeys[REF_ROW(ref)];
+}
 
 static size_t hash_key(const struct ax_vec *v, const char *key)
 {
@@ -161,7 +240,7 @@ static size_t find_slot(const struct ax_vec *v, const char *key, int *found)
 		if (s == SLOT_TOMB) {
 			if (tomb == SIZE_MAX)
 				tomb = i;
-		} else if (strcmp(v->keys[s - SLOT_BASE], key) == 0) {
+		} else if (strcmp(ref_key(v, s - SLOT_BASE), key) == 0) {
 			*found = 1;
 			return i;
 		}
@@ -171,85 +250,187 @@ static size_t find_slot(const struct ax_vec *v, const char *key, int *found)
 
 static void rehash(struct ax_vec *v, size_t nslots)
 {
-	size_t r;
+	size_t r, i;
+	int found;
 
 	free(v->slots);
 	v->nslots = nslots;
 	v->ntomb = 0;
 	v->slots = ax_xcalloc(nslots, sizeof(*v->slots));
-	for (r = 0; r < v->len; r++) {
-		int found;
-		size_t i = find_slot(v, v->keys[r], &found);
-
-		v->slots[i] = (uint32_t)(r + SLOT_BASE);
+	for (r = 0; r < v->nd; r++) {
+		i = find_slot(v, v->dkeys[r], &found);
+		v->slots[i] = REF(r, 0) + SLOT_BASE;
+	}
+	for (r = 0; r < v->ns; r++) {
+		i = find_slot(v, v->skeys[r], &found);
+		v->slots[i] = REF(r, 1) + SLOT_BASE;
 	}
 }
 
-static void grow_rows(struct ax_vec *v)
+/* Point key's slot at ref (the key is in the map). */
+static void repoint(struct ax_vec *v, const char *key, uint32_t ref)
 {
-	size_t cap = v->cap ? v->cap * 2 : 64;
+	int found;
+	size_t i = find_slot(v, key, &found);
+
+	v->slots[i] = ref + SLOT_BASE;
+}
+
+/* ---------------------------------------------------------------- rows */
+
+static void grow_dense(struct ax_vec *v)
+{
+	size_t cap = grown(v->capd);
 	float *rows = aligned_floats(cap * v->stride);
 
-	if (v->len > 0)
-		memcpy(rows, v->rows, v->len * v->stride * sizeof(float));
+	if (v->nd > 0)
+		memcpy(rows, v->rows, v->nd * v->stride * sizeof(float));
 	free(v->rows);
 	v->rows = rows;
-	v->keys = ax_xrealloc(v->keys, cap * sizeof(*v->keys));
-	v->cap = cap;
+	v->dkeys = ax_xrealloc(v->dkeys, cap * sizeof(*v->dkeys));
+	v->capd = cap;
+}
+
+static void grow_sparse(struct ax_vec *v)
+{
+	size_t cap = grown(v->caps);
+
+	v->soff = ax_xrealloc(v->soff, cap * sizeof(*v->soff));
+	v->snnz = ax_xrealloc(v->snnz, cap * sizeof(*v->snnz));
+	v->skeys = ax_xrealloc(v->skeys, cap * sizeof(*v->skeys));
+	v->caps = cap;
+}
+
+/* Rewrite the arena with only the pairs of live rows, in row order. */
+static void compact(struct ax_vec *v)
+{
+	uint16_t *idx = ax_xmalloc((v->alen - v->agarbage + 1) * sizeof(*idx));
+	float *val = ax_xmalloc((v->alen - v->agarbage + 1) * sizeof(*val));
+	size_t r, at = 0;
+
+	for (r = 0; r < v->ns; r++) {
+		memcpy(idx + at, v->aidx + v->soff[r], v->snnz[r] * sizeof(*idx));
+		memcpy(val + at, v->aval + v->soff[r], v->snnz[r] * sizeof(*val));
+		v->soff[r] = (uint32_t)at;
+		at += v->snnz[r];
+	}
+	free(v->aidx);
+	free(v->aval);
+	v->aidx = idx;
+	v->aval = val;
+	v->alen = at;
+	v->acap = at + 1;
+	v->agarbage = 0;
+}
+
+static void drop_key(struct ax_vec *v, char *key)
+{
+	v->keybytes -= strlen(key) + 1 + KEY_OVERHEAD;
+	free(key);
 }
 
 int ax_vec_del(struct ax_vec *v, const char *key)
 {
 	int found;
 	size_t i = find_slot(v, key, &found), row, last;
+	uint32_t ref;
 
 	if (!found)
 		return 0;
-	row = v->slots[i] - SLOT_BASE;
+	ref = v->slots[i] - SLOT_BASE;
+	row = REF_ROW(ref);
 	v->slots[i] = SLOT_TOMB;
 	v->ntomb++;
-	free(v->keys[row]);
-	last = v->len - 1;
-	if (row != last) {
-		/* Move the last row into the hole and repoint its slot. */
-		size_t j = find_slot(v, v->keys[last], &found);
-
-		memcpy(v->rows + row * v->stride, v->rows + last * v->stride,
-		       v->stride * sizeof(float));
-		v->keys[row] = v->keys[last];
-		v->slots[j] = (uint32_t)(row + SLOT_BASE);
-	}
 	v->len--;
+	if (!REF_SPARSE(ref)) {
+		drop_key(v, v->dkeys[row]);
+		last = --v->nd;
+		if (row != last) {
+			/* Move the last row into the hole and repoint its slot. */
+			memcpy(v->rows + row * v->stride, v->rows + last * v->stride,
+			       v->stride * sizeof(float));
+			v->dkeys[row] = v->dkeys[last];
+			repoint(v, v->dkeys[row], REF(row, 0));
+		}
+		return 1;
+	}
+	drop_key(v, v->skeys[row]);
+	v->agarbage += v->snnz[row];
+	last = --v->ns;
+	if (row != last) {
+		v->soff[row] = v->soff[last];
+		v->snnz[row] = v->snnz[last];
+		v->skeys[row] = v->skeys[last];
+		repoint(v, v->skeys[row], REF(row, 1));
+	}
+	if (v->agarbage > ARENA_MIN && v->agarbage * 2 > v->alen)
+		compact(v);
 	return 1;
 }
 
 int ax_vec_put(struct ax_vec *v, const char *key, const float *x)
 {
-	float *dst;
-	size_t i, row;
+	float *s = v->scratch;
+	size_t i, nnz = 0, row;
+	uint32_t ref;
 	int found;
 
-	/* Validate into the scratch row past the end before touching state. */
-	if (v->len == v->cap)
-		grow_rows(v);
-	dst = v->rows + v->len * v->stride;
-	memcpy(dst, x, v->dim * sizeof(float));
-	memset(dst + v->dim, 0, (v->stride - v->dim) * sizeof(float));
-	if (!ax_vec_normalize(dst, v->dim)) {
+	memcpy(s, x, v->dim * sizeof(float));
+	memset(s + v->dim, 0, (v->stride - v->dim) * sizeof(float));
+	if (!ax_vec_normalize(s, v->dim)) {
 		ax_vec_del(v, key);
 		return 0;
 	}
+	for (i = 0; i < v->dim; i++)
+		nnz += s[i] != 0;
 	i = find_slot(v, key, &found);
 	if (found) {
-		row = v->slots[i] - SLOT_BASE;
-		memcpy(v->rows + row * v->stride, dst, v->stride * sizeof(float));
-		return 1;
+		ref = v->slots[i] - SLOT_BASE;
+		row = REF_ROW(ref);
+		if (!REF_SPARSE(ref) && nnz > v->sparse_max) {   /* dense stays dense */
+			memcpy(v->rows + row * v->stride, s, v->stride * sizeof(float));
+			return 1;
+		}
+		/* Anything else: out with the old entry, in with the new. */
+		ax_vec_del(v, key);
+		i = find_slot(v, key, &found);
 	}
 	if (v->slots[i] == SLOT_TOMB)
 		v->ntomb--;
-	row = v->len++;
-	v->keys[row] = ax_xstrdup(key);
-	v->slots[i] = (uint32_t)(row + SLOT_BASE);
+	if (nnz > v->sparse_max) {
+		if (v->nd == v->capd)
+			grow_dense(v);
+		row = v->nd++;
+		memcpy(v->rows + row * v->stride, s, v->stride * sizeof(float));
+		v->dkeys[row] = ax_xstrdup(key);
+		ref = REF(row, 0);
+	} else {
+		if (v->ns == v->caps)
+			grow_sparse(v);
+		if (v->alen + nnz > v->acap) {
+			size_t cap = grown(v->acap);
+
+			if (cap < v->alen + nnz)
+				cap = v->alen + nnz;
+			v->aidx = ax_xrealloc(v->aidx, cap * sizeof(*v->aidx));
+			v->aval = ax_xrealloc(v->aval, cap * sizeof(*v->aval));
+			v->acap = cap;
+		}
+		row = v->ns++;
+		v->soff[row] = (uint32_t)v->alen;
+		v->snnz[row] = (uint32_t)nnz;
+		for (i = 0; i < v->dim; i++)
+			if (s[i] != 0) {
+				v->aidx[v->alen] = (uint16_t)i;
+				v->aval[v->alen++] = s[i];
+			}
+		v->skeys[row] = ax_xstrdup(key);
+		ref = REF(row, 1);
+	}
+	v->keybytes += strlen(key) + 1 + KEY_OVERHEAD;
+	v->len++;
+	i = find_slot(v, key, &found);
+	v->slots[i] = ref + SLOT_BASE;
 	/* Keep the table at most half full, tombstones included. */
 	if ((v->len + v->ntomb) * 2 > v->nslots)
 		rehash(v, v->len * 2 > v->nslots / 2 ? v->nslots * 2 : v->nslots);
@@ -258,7 +439,7 @@ int ax_vec_put(struct ax_vec *v, const char *key, const float *x)
 
 /* ---------------------------------------------------------------- top-k */
 
-/* Score every row against q into scores.  Built twice on x86-64: for
+/* Score every dense row against q into scores.  Built twice on x86-64: for
  * x86-64-v3 (AVX2, FMA) and the baseline; the dynamic loader picks one
  * (GCC target_clones, an ifunc).  The AVX2 build is about three times
  * faster (100k x 1536: 20 ms against 60 ms on the project's machines):
@@ -286,17 +467,46 @@ static void scan(const float *rows, const float *q, size_t n, size_t stride, flo
 	}
 }
 
+/* The same for sparse rows: a gather from q per stored pair, with two
+ * accumulators for the even and odd pairs. */
+static void scan_sparse(const struct ax_vec *v, const float *q, float *scores)
+{
+	size_t r, j;
+
+	for (r = 0; r < v->ns; r++) {
+		const uint16_t *idx = v->aidx + v->soff[r];
+		const float *val = v->aval + v->soff[r];
+		size_t n = v->snnz[r];
+		float a0 = 0, a1 = 0;
+
+		for (j = 0; j + 2 <= n; j += 2) {
+			a0 += val[j] * q[idx[j]];
+			a1 += val[j + 1] * q[idx[j + 1]];
+		}
+		if (j < n)
+			a0 += val[j] * q[idx[j]];
+		scores[r] = a0 + a1;
+	}
+}
+
+/* A candidate: its score and its place in the scores array (dense rows
+ * first, then sparse ones). */
 struct cand {
 	float score;
-	uint32_t row;
+	uint32_t at;
 };
+
+static const char *cand_key(const struct ax_vec *v, const struct cand *c)
+{
+	return c->at < v->nd ? v->dkeys[c->at] : v->skeys[c->at - v->nd];
+}
 
 /* a ranks below b: lower score, or equal score and a later key. */
 static int worse(const struct ax_vec *v, const struct cand *a, const struct cand *b)
 {
 	if (a->score != b->score)
 		return a->score < b->score;
-	return strcmp(v->keys[a->row], v->keys[b->row]) > 0;
+	return strcmp(cand_key(v, a), cand_key(v, b)) > 0;
 }
 
 static void sift_down(const struct ax_vec *v, struct cand *h, size_t n, size_t i)
@@ -352,10 +562,11 @@ size_t ax_vec_topk(const struct ax_vec *v, const float *q, size_t k, struct ax_v
 	}
 	heap = ax_xmalloc(k * sizeof(*heap));
 	scores = ax_xmalloc(v->len * sizeof(*scores));
-	scan(v->rows, qn, v->len, v->stride, scores);
+	scan(v->rows, qn, v->nd, v->stride, scores);
+	scan_sparse(v, qn, scores + v->nd);
 	for (r = 0; r < v->len; r++) {
 		c.score = scores[r];
-		c.row = (uint32_t)r;
+		c.at = (uint32_t)r;
 		if (n < k) {
 			heap[n] = c;
 			sift_up(v, heap, n++);
@@ -369,7 +580,7 @@ size_t ax_vec_topk(const struct ax_vec *v, const float *q, size_t k, struct ax_v
 		c = heap[0];
 		heap[0] = heap[i - 1];
 		sift_down(v, heap, i - 1, 0);
-		out[i - 1].key = v->keys[c.row];
+		out[i - 1].key = cand_key(v, &c);
 		out[i - 1].score = c.score;
 	}
 	free(scores);

@@ -14,7 +14,9 @@
  *
  * Every call is scoped to one tenant (a valid tenant id, keys.h) and sees
  * and changes only that tenant's graph.  A struct ax_graph is one
- * connection's worth of state: use it from one thread at a time. */
+ * connection's worth of state: use it from one thread at a time.  The
+ * Postgres backend's in-memory vector indexes are not per store but per
+ * process, shared by every store and thread (see "vector cache" below). */
 #ifndef AX_GRAPH_H
 #define AX_GRAPH_H
 
@@ -27,6 +29,9 @@
 #define AX_GRAPH_NODES_MAX 10000 /* blast radius result cap */
 #define AX_GRAPH_K_MAX 1000      /* search results cap */
 #define AX_GRAPH_HYBRID_DEPTH 50 /* each ranking fused by hybrid search is at least this deep */
+#define AX_GRAPH_FTS_CANDIDATES 1000 /* full-text: matches ranked per kind, at most */
+#define AX_GRAPH_CACHE_MB 1024   /* vector cache cap when ALEXUS_GRAPH_CACHE_MB is unset */
+#define AX_GRAPH_CACHE_MB_MAX (1024 * 1024)
 
 /* What a search looks at (a mask) and what a hit is. */
 enum ax_graph_kind {
@@ -135,14 +140,18 @@ void ax_graph_hits_release(struct ax_graph_hits *h);     /* NULL-safe; zeroes h 
 struct ax_graph_config {
 	const char *backend;       /* "postgres" (NULL or "" = postgres) */
 	const char *database_url;  /* postgres: the application role's URL */
-	int cache_tenants;         /* postgres: vector indexes kept in memory, <= 0 = 8 */
+	size_t cache_bytes;        /* postgres: the process-wide vector cache's cap; 0 =
+	                            * ALEXUS_GRAPH_CACHE_MB (MiB, 1..AX_GRAPH_CACHE_MB_MAX),
+	                            * else AX_GRAPH_CACHE_MB MiB */
 };
 
 struct ax_graph;   /* opaque */
 
 /* Open a store on backend c->backend with embedder e (borrowed: it must
- * outlive the store).  Nothing connects yet.  NULL with errbuf set for an
- * unknown backend or a missing URL. */
+ * outlive the store).  Nothing connects yet.  Sets the process-wide vector
+ * cache's cap (c->cache_bytes, resolved as described there): the last
+ * store opened sets it.  NULL with errbuf set for an unknown backend, a
+ * missing URL or a bad ALEXUS_GRAPH_CACHE_MB. */
 struct ax_graph *ax_graph_open(const struct ax_graph_config *c, struct ax_embedder *e,
 			       char *errbuf, size_t errlen);
 /* The backend named by ALEXUS_GRAPH ("postgres" when unset) with
@@ -182,7 +191,11 @@ ax_err ax_graph_blast_radius(struct ax_graph *g, const char *tenant, const char 
 
 /* Full-text search (web-search syntax: words, "phrases", -not, or) over
  * the kinds in mask, best k (1..AX_GRAPH_K_MAX) by ts_rank.  A query with
- * no searchable word returns no hits. */
+ * no searchable word returns no hits.  Only the first
+ * AX_GRAPH_FTS_CANDIDATES matches of each kind that the index yields are
+ * ranked: when more rows match (a broad query, "prod"), the best k of
+ * those are returned, not necessarily the best k of all the matches
+ * (docs/knowledge-graph.md says why). */
 ax_err ax_graph_search_text(struct ax_graph *g, const char *tenant, const char *query, int mask,
 			    size_t k, struct ax_graph_hits *out, char *errbuf,
 			    size_t errlen) AX_MUSTCHECK;
@@ -199,6 +212,32 @@ ax_err ax_graph_search_hybrid(struct ax_graph *g, const char *tenant, const char
 			      size_t k, struct ax_graph_hits *out, char *errbuf,
 			      size_t errlen) AX_MUSTCHECK;
 
+/* ------------------------------------------------------------ vector cache */
+
+/* The Postgres backend keeps each tenant's vectors (of one embedder, from
+ * one database URL) in memory, once per process whatever the number of
+ * stores and threads, refreshed from change stamps before every search.
+ * The least recently searched tenants' indexes are dropped while the total
+ * exceeds the cap, except the most recently searched one, which is kept
+ * even when it alone exceeds the cap (searching it would otherwise reload
+ * it every time). */
+struct ax_graph_cache_stats {
+	size_t indexes;                /* tenants held */
+	size_t vectors;                /* vectors in them (items, Issues, documents) */
+	size_t sparse;                 /* ... of which stored sparse (vec.h) */
+	size_t bytes;                  /* memory the indexes hold */
+	size_t limit;                  /* the cap, bytes */
+	unsigned long long loads;      /* full loads: a tenant's first search, or after a delete */
+	unsigned long long refreshes;  /* incremental loads of changed rows */
+	unsigned long long evictions;  /* indexes dropped for the cap */
+};
+
+/* A consistent snapshot of the cache's counters.  Thread-safe. */
+void ax_graph_cache_stats(struct ax_graph_cache_stats *s);
+/* Drop every index (the next search of each tenant loads it again).
+ * Indexes in use by a search right now are dropped when it ends. */
+void ax_graph_cache_clear(void);
+
 /* ------------------------------------------------------------ backends */
 
 /* What a backend implements.  be is the backend's own state from open.
@@ -207,6 +246,7 @@ ax_err ax_graph_search_hybrid(struct ax_graph *g, const char *tenant, const char
  * tenant; nothing may be visible to or written for another tenant. */
 struct ax_graph_ops {
 	const char *name;
+	/* c->cache_bytes is resolved (never 0) by graph.c. */
 	void *(*open)(const struct ax_graph_config *c, const char *embedder, char *errbuf,
 		      size_t errlen);
 	void (*close)(void *be);
@@ -223,6 +263,13 @@ struct ax_graph_ops {
 			      struct ax_graph_hits *out, char *errbuf, size_t errlen);
 	ax_err (*search_vector)(void *be, const char *tenant, const float *q, int mask, size_t k,
 				struct ax_graph_hits *out, char *errbuf, size_t errlen);
+	/* Optional (NULL: graph.c calls the two above in turn): both rankings
+	 * of a hybrid search, ft as search_text(query) and vh as
+	 * search_vector(q) would give them, for a backend that can run them
+	 * at the same time.  Both are zeroed on entry and released on error. */
+	ax_err (*search_both)(void *be, const char *tenant, const char *query, const float *q,
+			      int mask, size_t k, struct ax_graph_hits *ft,
+			      struct ax_graph_hits *vh, char *errbuf, size_t errlen);
 };
 
 extern const struct ax_graph_ops ax_graph_pg_ops;   /* graph_pg.c */

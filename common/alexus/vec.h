@@ -7,10 +7,16 @@
  * index per tenant and embedder and refreshes it when rows change.
  *
  * Scores are cosine similarities in [-1, 1].  Vectors are normalised when
- * stored, so a query costs one dot product per stored vector.  A zero or
- * non-finite vector has no direction: it is never stored, and a zero query
- * returns no hits.  Not thread-safe: one index belongs to one thread (or
- * the caller locks). */
+ * stored, so a query costs one dot product per stored vector.  A vector
+ * with few non-zero elements (the local embedder's) is stored as its
+ * non-zero elements only, which is smaller and faster to score and changes
+ * nothing but float rounding order (see vec.c).  A zero or non-finite
+ * vector has no direction: it is never stored, and a zero query returns no
+ * hits.
+ *
+ * Threads: ax_vec_topk, ax_vec_len, ax_vec_bytes and the other const calls
+ * may run concurrently with each other; a call that changes the index
+ * needs it alone (the graph store holds a read-write lock per index). */
 #ifndef AX_VEC_H
 #define AX_VEC_H
 
@@ -39,6 +45,12 @@ void ax_vec_clear(struct ax_vec *v);
 
 size_t ax_vec_len(const struct ax_vec *v);
 size_t ax_vec_dim(const struct ax_vec *v);
+/* How many of the ax_vec_len vectors are stored sparse. */
+size_t ax_vec_sparse_len(const struct ax_vec *v);
+/* Memory the index holds, in bytes: its arrays at their capacity plus its
+ * keys (with an allowance for malloc's bookkeeping).  An estimate to
+ * within a few percent, for cache limits. */
+size_t ax_vec_bytes(const struct ax_vec *v);
 
 /* The min(k, len) stored vectors most similar to q (dim floats, need not
  * be normalised), best first; equal scores are ordered by key (strcmp
