@@ -10,7 +10,9 @@
  * hand out the same bytes.  Hex encoding uses sodium_bin2hex (lower case). */
 #include <pthread.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "alexus/hash.h"
 
@@ -61,15 +63,12 @@ static void random16(unsigned char b[16])
 	rnd_left -= 16;
 }
 
-void ax_uuid4(char out[AX_UUID_LEN])
+/* The 8-4-4-4-12 text form of 16 bytes. */
+static void uuid_text(const unsigned char b[16], char out[AX_UUID_LEN])
 {
-	unsigned char b[16];
 	char hex[33];
 
-	random16(b);
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx */
-	sodium_bin2hex(hex, sizeof(hex), b, sizeof(b));
+	sodium_bin2hex(hex, sizeof(hex), b, 16);
 	memcpy(out, hex, 8);
 	out[8] = '-';
 	memcpy(out + 9, hex + 8, 4);
@@ -80,6 +79,33 @@ void ax_uuid4(char out[AX_UUID_LEN])
 	out[23] = '-';
 	memcpy(out + 24, hex + 20, 12);
 	out[36] = '\0';
+}
+
+void ax_uuid4(char out[AX_UUID_LEN])
+{
+	unsigned char b[16];
+
+	random16(b);
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx */
+	uuid_text(b, out);
+}
+
+void ax_uuid7(char out[AX_UUID_LEN])
+{
+	unsigned char b[16];
+	struct timespec t;
+	uint64_t ms;
+	int i;
+
+	random16(b);
+	clock_gettime(CLOCK_REALTIME, &t);
+	ms = (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+	for (i = 0; i < 6; i++) /* 48-bit big-endian Unix time in ms */
+		b[i] = (unsigned char)(ms >> (40 - 8 * i));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x70); /* version 7 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10xx */
+	uuid_text(b, out);
 }
 
 void ax_trace_new(char out[AX_TRACE_LEN])

@@ -730,7 +730,7 @@ static void wh_append(struct webhook *w)
 	p->ids = ax_xcalloc(batch->n, sizeof(*p->ids));
 	p->appended = ax_xcalloc(batch->n, 1);
 	for (i = 0; i < batch->n; i++)
-		ax_uuid4(p->ids[i]);
+		ax_uuid7(p->ids[i]);
 	clock_gettime(CLOCK_MONOTONIC, &p->t0);
 	rc = ingest_appender_add_batch(s->app, tenant, p->trace, batch->sig, batch->n,
 				       (const char (*)[AX_UUID_LEN])p->ids, on_append, p);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,7 +36,7 @@ static void test_sha256_vectors(void **state)
 	assert_string_equal(out, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
-static void check_uuid_shape(const char *u)
+static void check_uuid_version(const char *u, char version)
 {
 	size_t i;
 
@@ -47,9 +48,14 @@ static void check_uuid_shape(const char *u)
 			assert_true((u[i] >= '0' && u[i] <= '9') || (u[i] >= 'a' && u[i] <= 'f'));
 		}
 	}
-	assert_int_equal(u[14], '4'); /* version */
+	assert_int_equal(u[14], version);
 	assert_non_null(strchr("89ab", u[19])); /* RFC 4122 variant */
 	assert_true(ax_uuid_valid(u));
+}
+
+static void check_uuid_shape(const char *u)
+{
+	check_uuid_version(u, '4');
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -73,6 +79,36 @@ static void test_uuid(void **state)
 	for (i = 1; i < N; i++)
 		assert_string_not_equal(u[i - 1], u[i]);
 	free(u);
+}
+
+/* Version 7: the first 48 bits are the creation time in ms, so ids made
+ * in later milliseconds sort after earlier ones (as text, too), and ids of
+ * the same millisecond still differ. */
+static void test_uuid7(void **state)
+{
+	char a[AX_UUID_LEN], b[AX_UUID_LEN], same[AX_UUID_LEN], hex[13];
+	struct timespec t0, pause = { 0, 3000000 };
+	unsigned long long ms, now;
+	int i, k = 0;
+	(void)state;
+
+	clock_gettime(CLOCK_REALTIME, &t0);
+	ax_uuid7(a);
+	check_uuid_version(a, '7');
+	for (i = 0; i < 13; i++)
+		if (a[i] != '-')
+			hex[k++] = a[i];
+	hex[k] = '\0';
+	ms = strtoull(hex, NULL, 16);
+	now = (unsigned long long)t0.tv_sec * 1000 + (unsigned long long)t0.tv_nsec / 1000000;
+	assert_true(ms >= now && ms <= now + 1000);
+	nanosleep(&pause, NULL);
+	ax_uuid7(b);
+	check_uuid_version(b, '7');
+	assert_true(strcmp(a, b) < 0);
+	ax_uuid7(same);
+	assert_string_not_equal(b, same);
+	assert_memory_equal(b, same, 8); /* same millisecond or the next: the top 32 bits agree */
 }
 
 static void test_uuid_valid(void **state)
@@ -169,6 +205,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256_vectors), cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_uuid_valid),     cmocka_unit_test(test_trace),
+		cmocka_unit_test(test_uuid7),
 		cmocka_unit_test(test_uuid_after_fork),
 		cmocka_unit_test(test_memeq_ct),       cmocka_unit_test(test_err_and_mem),
 	};
