@@ -67,28 +67,36 @@
 #define OPEN_RETRIES 3
 #define TS_LEN 32
 
+/* Lists travel as one JSON array parameter (no quoting of our own) and
+ * become arrays in an InitPlan, ARRAY(SELECT ...), so "= ANY" is an index
+ * condition: "IN (SELECT ...)" planned as a semi-join scanned every row
+ * of the tenant's signals_seen, once per batch. */
 static const char Q_SEEN[] =
 	"SELECT signal_id FROM signals_seen "
-	"WHERE signal_id IN (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x)";
+	"WHERE signal_id = ANY (ARRAY("
+	"SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x))";
 static const char Q_PENDING[] =
 	"SELECT signal_id, id, payload::text, trace FROM actions "
-	"WHERE signal_id IN (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x) "
+	"WHERE signal_id = ANY (ARRAY("
+	"SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x)) "
 	"AND status = 'pending' ORDER BY created_at, id";
 static const char Q_LOCK[] =
 	"SELECT id, title, severity, category, confidence, stage, group_key, service, "
 	"alert_count, to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
 	"trace FROM incidents WHERE status = 'open' AND ("
-	"group_key IN (SELECT jsonb_array_elements_text($1::jsonb)) OR id IN ("
-	"SELECT incident_id FROM alerts WHERE fingerprint IN "
-	"(SELECT jsonb_array_elements_text($2::jsonb)))) "
+	"group_key = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) OR id IN ("
+	"SELECT incident_id FROM alerts WHERE fingerprint = "
+	"ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb))))) "
 	"ORDER BY id FOR UPDATE";
 static const char Q_ALERTS[] =
 	"SELECT id, incident_id, fingerprint, status, severity FROM alerts "
-	"WHERE incident_id IN (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x) "
-	"AND fingerprint IN (SELECT jsonb_array_elements_text($2::jsonb))";
+	"WHERE incident_id = ANY (ARRAY("
+	"SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x)) "
+	"AND fingerprint = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))";
 static const char Q_FIRING[] =
 	"SELECT incident_id, count(*) FROM alerts "
-	"WHERE incident_id IN (SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x) "
+	"WHERE incident_id = ANY (ARRAY("
+	"SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x)) "
 	"AND status = 'firing' GROUP BY incident_id";
 
 /* An incident the batch touches: read in step 2 or opened in step 3. */
@@ -540,7 +548,7 @@ static void add_action(struct unit *u, struct item *it, const char *event)
 
 	u->acts = grow(u->acts, &u->capact, u->nact + 1, sizeof(*u->acts));
 	a = &u->acts[u->nact++];
-	ax_uuid4(a->id);
+	ax_uuid7(a->id);
 	a->it = it;
 	/* The snapshot borrows the model's strings; never released. */
 	memset(&snap, 0, sizeof(snap));
@@ -608,7 +616,7 @@ static struct inc *open_incident(struct unit *u, struct item *it, char *group_ke
 	struct inc *x = inc_add(u);
 	cJSON *o;
 
-	ax_uuid4(x->id);
+	ax_uuid7(x->id);
 	x->isnew = 1;
 	x->open = 1;
 	x->title = ax_xstrdup(s->summary != NULL && s->summary[0] != '\0' ? s->summary : s->name);
@@ -677,7 +685,7 @@ static int on_firing(struct unit *u, struct item *it)
 		it->inc = x;
 	}
 	a = alert_add(u);
-	ax_uuid4(a->id);
+	ax_uuid7(a->id);
 	a->isnew = 1;
 	a->inc = x;
 	snprintf(a->fp, sizeof(a->fp), "%s", s->fingerprint);
