@@ -70,6 +70,10 @@ int main(void)
 		fprintf(stderr, "alexus-act: %s\n", err);
 		return 2;
 	}
+	/* act works one action at a time; a large read would only age in
+	 * the pending list. */
+	if (cfg.batch == 0)
+		cfg.batch = 16;
 	ax_log_init("act", cfg.log_level);
 	if (ax_hash_init() != 0) {
 		ax_error("libsodium failed to initialise");

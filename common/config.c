@@ -121,8 +121,8 @@ static const struct cfg_key cfg_table[] = {
 
 	{ "ALEXUS_CONSUMER", CFG_STR, F(consumer), NULL, 0, 0,
 	  "consumer name in the stream group (default <hostname>-<pid>)", 0, check_consumer },
-	{ "ALEXUS_BATCH", CFG_INT, F(batch), "16", 1, 1000,
-	  "entries per XREADGROUP", 0, NULL },
+	{ "ALEXUS_BATCH", CFG_INT, F(batch), "0", 0, 2000,
+	  "entries per XREADGROUP (0: the daemon's default, reason 256, act 16)", 0, NULL },
 	{ "ALEXUS_BLOCK_MS", CFG_INT, F(block_ms), "1000", 1, 600000,
 	  "XREADGROUP BLOCK, ms", 0, NULL },
 	{ "ALEXUS_CLAIM_IDLE_MS", CFG_INT, F(claim_idle_ms), "30000", 1, 86400000,

@@ -74,6 +74,10 @@ int main(void)
 		fprintf(stderr, "alexus-reason: %s\n", err);
 		return 2;
 	}
+	/* A read is one transaction per tenant: the larger the read, the
+	 * fewer round trips a storm costs. */
+	if (cfg.batch == 0)
+		cfg.batch = 256;
 	ax_log_init("reason", cfg.log_level);
 	if (ax_hash_init() != 0) {
 		ax_error("libsodium failed to initialise");

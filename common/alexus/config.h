@@ -50,7 +50,7 @@ struct ax_config {
 
 	/* consumers (reason, act) */
 	char *consumer;           /* ALEXUS_CONSUMER, default <hostname>-<pid> */
-	int batch;                /* ALEXUS_BATCH entries per XREADGROUP, 16 */
+	int batch;                /* ALEXUS_BATCH entries per XREADGROUP, 0 = daemon's default */
 	int block_ms;             /* ALEXUS_BLOCK_MS XREADGROUP BLOCK, 1000 */
 	int claim_idle_ms;        /* ALEXUS_CLAIM_IDLE_MS reclaim pending older than, 30000 */
 	int max_deliveries;       /* ALEXUS_MAX_DELIVERIES before alexus:dlq, 5 */

@@ -67,7 +67,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.jwt_alg, "HS256");
 	assert_string_equal(c.jwt_issuer, "alexus");
 	assert_string_equal(c.jwt_audience, "alexus");
-	assert_int_equal(c.batch, 16);
+	assert_int_equal(c.batch, 0);   /* each daemon picks its own */
 	assert_int_equal(c.block_ms, 1000);
 	assert_int_equal(c.claim_idle_ms, 30000);
 	assert_int_equal(c.max_deliveries, 5);
@@ -123,7 +123,7 @@ static void test_override(void **state)
 	assert_int_equal(c.max_body, 2048);
 	assert_string_equal(c.consumer, "reason-test");
 	assert_int_equal(c.notify_retries, 0);
-	assert_int_equal(c.batch, 16);
+	assert_int_equal(c.batch, 0);
 	assert_string_equal(c.log_level, "DEBUG");
 	assert_string_equal(c.llm_provider, "anthropic");
 	assert_string_equal(c.llm_url, "http://litellm.internal:4000");
@@ -157,7 +157,7 @@ static void test_bad_values(void **state)
 	expect_bad("ALEXUS_BATCH", "12x", "not a whole number");
 	expect_bad("ALEXUS_BATCH", " 12", "not a whole number");
 	expect_bad("ALEXUS_BATCH", "1.5", "not a whole number");
-	expect_bad("ALEXUS_BATCH", "0", "out of range");
+	expect_bad("ALEXUS_BATCH", "2001", "out of range");
 	expect_bad("ALEXUS_BATCH", "-3", "out of range");
 	expect_bad("ALEXUS_INGEST_PORT", "70000", "out of range");
 	expect_bad("ALEXUS_INGEST_PORT", "99999999999999999999999", "not a whole number");
