@@ -154,7 +154,7 @@ stop:
 # The ingest benchmark (alexus-ingest next to Prometheus Alertmanager, on
 # servers it starts itself; knobs at the top of the script).  Figures:
 # docs/benchmarks.md.
-.PHONY: bench-ingest bench-store
+.PHONY: bench-ingest bench-store bench-reason
 bench-ingest: all
 	scripts/bench-ingest
 
@@ -163,6 +163,10 @@ bench-ingest: all
 # stack of its own.  Figures: docs/benchmarks.md.
 bench-store: all
 	scripts/bench-store
+
+# One reason worker: an alert storm from the stream to committed rows.
+bench-reason: all
+	scripts/bench-store reason
 
 # The heuristic investigation over the labelled incident scenarios of
 # tests/fixtures/eval, held to the issue's targets (category >= 85 %, first
