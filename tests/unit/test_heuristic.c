@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#include <dirent.h>
 
 #include <cjson/cJSON.h>
 
 #include "../eval/eval.c"
+#include "../../reason/llm.h"
 
 #define EVAL_DIR "tests/fixtures/eval"
 
@@ -656,6 +658,43 @@ static void test_eval_subset(void **state)
 	assert_true(t.kw_any >= 0.70 * t.kw_cases);
 }
 
+/* Every scenario's answer passes the shape a model's answer must pass
+ * (reason/llm.h): the heuristic is the fallback of every model failure,
+ * so the state machine must be able to treat both alike. */
+static void test_answers_pass_the_model_shape(void **state)
+{
+	DIR *d = opendir(EVAL_DIR);
+	struct dirent *de;
+	int checked = 0;
+	(void)state;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char path[512], err[512];
+		struct eval_case c;
+		struct reason_analysis a;
+		cJSON *doc, *valid = NULL;
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", EVAL_DIR, de->d_name);
+		if (eval_case_load(path, &c, err, sizeof(err)) != AX_OK)
+			fail_msg("%s", err);
+		reason_investigate(c.alerts, c.nalerts, &c.ctx, &a);
+		doc = reason_analysis_json(&a);
+		if (reason_analysis_validate(doc, &valid, err, sizeof(err)) != 0)
+			fail_msg("%s: heuristic answer fails the model shape: %s", c.name, err);
+		cJSON_Delete(valid);
+		cJSON_Delete(doc);
+		reason_analysis_release(&a);
+		eval_case_release(&c);
+		checked++;
+	}
+	closedir(d);
+	assert_true(checked >= 60);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -675,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_context_json),
 		cmocka_unit_test(test_eval_subset),
+		cmocka_unit_test(test_answers_pass_the_model_shape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
