@@ -244,10 +244,12 @@ static int check_http_url(const char *v, char *errbuf, size_t errlen)
 	return 0;
 }
 
-/* A non-negative decimal ("2.5", "10", "0.15") at *p; advances *p. */
-static int price_num(const char **p)
+/* A non-negative decimal ("2.5", "10", ".5") of at most 12 characters at
+ * *p into *v; advances *p. */
+static int price_num(const char **p, double *v)
 {
 	const char *s = *p;
+	char buf[16];
 	int digits = 0;
 
 	while (*s >= '0' && *s <= '9') {
@@ -263,47 +265,63 @@ static int price_num(const char **p)
 	}
 	if (digits == 0 || s - *p > 12)
 		return -1;
+	memcpy(buf, *p, (size_t)(s - *p));
+	buf[s - *p] = '\0';
+	*v = strtod(buf, NULL);
 	*p = s;
 	return 0;
 }
 
-/* "prefix=in/out[,prefix=in/out...]": at most 16 entries, prefixes of 1..63
- * of A-Z a-z 0-9 . _ : / -.  reason/llm.c (reason_llm_prices_parse) reads
- * the same grammar; tests/unit/test_llm.c holds the two to it. */
-static int check_llm_prices(const char *v, char *errbuf, size_t errlen)
+static int prefix_char(char c)
 {
-	const char *p = v;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == ':' || c == '/' || c == '-';
+}
+
+int ax_llm_prices_parse(const char *spec, struct ax_llm_price out[AX_LLM_PRICES_MAX],
+			char *errbuf, size_t errlen)
+{
+	const char *p = spec;
 	int n = 0;
 
-	if (*p == '\0')
-		return 0;
-	for (;;) {
+	while (*p != '\0') {
 		const char *start = p;
+		struct ax_llm_price e;
 
-		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		       (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == ':' ||
-		       *p == '/' || *p == '-')
-			p++;
-		if (p == start || p - start > 63 || *p != '=')
-			goto bad;
-		p++;
-		if (price_num(&p) != 0 || *p != '/')
-			goto bad;
-		p++;
-		if (price_num(&p) != 0)
-			goto bad;
-		if (++n > 16)
-			return ax_errfmt(errbuf, errlen, "more than 16 entries");
-		if (*p == '\0')
-			return 0;
-		if (*p != ',') {
-			n--;
-			goto bad;
+		if (n == AX_LLM_PRICES_MAX) {
+			ax_errfmt(errbuf, errlen, "more than %d entries", AX_LLM_PRICES_MAX);
+			return -1;
 		}
+		while (prefix_char(*p))
+			p++;
+		if (p == start || p - start >= (long)sizeof(e.prefix) || *p != '=')
+			goto bad;
+		memcpy(e.prefix, start, (size_t)(p - start));
+		e.prefix[p - start] = '\0';
 		p++;
+		if (price_num(&p, &e.in_per_mtok) != 0 || *p != '/')
+			goto bad;
+		p++;
+		if (price_num(&p, &e.out_per_mtok) != 0)
+			goto bad;
+		if (out != NULL)
+			out[n] = e;
+		n++;
+		if (*p == ',' && p[1] != '\0')
+			p++;
+		else if (*p != '\0')
+			goto bad;
 	}
+	return n;
 bad:
-	return ax_errfmt(errbuf, errlen, "entry %d: want model-prefix=in/out", n + 1);
+	ax_errfmt(errbuf, errlen, "entry %d: want model-prefix=in/out (USD per million tokens)",
+		  n + 1);
+	return -1;
+}
+
+static int check_llm_prices(const char *v, char *errbuf, size_t errlen)
+{
+	return ax_llm_prices_parse(v, NULL, errbuf, errlen) < 0 ? -1 : 0;
 }
 
 static char *default_consumer(void)

@@ -257,85 +257,25 @@ const char *reason_llm_provider_name(enum reason_llm_provider p)
 	}
 }
 
-static int prefix_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == ':' || c == '/' || c == '-';
-}
-
-/* A non-negative decimal ("2.5", "10", ".5") of at most 12 characters. */
-static int price_num(const char **p, double *v)
-{
-	const char *s = *p;
-	char buf[16];
-	int digits = 0;
-
-	while (*s >= '0' && *s <= '9') {
-		s++;
-		digits++;
-	}
-	if (*s == '.') {
-		s++;
-		while (*s >= '0' && *s <= '9') {
-			s++;
-			digits++;
-		}
-	}
-	if (digits == 0 || s - *p > 12)
-		return -1;
-	memcpy(buf, *p, (size_t)(s - *p));
-	buf[s - *p] = '\0';
-	*v = strtod(buf, NULL);
-	*p = s;
-	return 0;
-}
-
 ax_err reason_llm_prices_parse(struct reason_llm_config *c, const char *spec, char *errbuf,
 			       size_t errlen)
 {
-	struct reason_llm_price tmp[REASON_LLM_PRICES_MAX];
-	const char *p = spec;
-	int n = 0;
+	struct ax_llm_price tmp[AX_LLM_PRICES_MAX];
+	char why[160] = "";
+	int n;
 
 	if (c == NULL || spec == NULL) {
 		ax_errfmt(errbuf, errlen, "prices: bad arguments");
 		return AX_EINVAL;
 	}
-	while (*p != '\0') {
-		const char *start = p;
-		struct reason_llm_price *e;
-
-		if (n == REASON_LLM_PRICES_MAX) {
-			ax_errfmt(errbuf, errlen, "prices: more than %d entries",
-				  REASON_LLM_PRICES_MAX);
-			return AX_EINVAL;
-		}
-		e = &tmp[n];
-		while (prefix_char(*p))
-			p++;
-		if (p == start || p - start >= (long)sizeof(e->prefix) || *p != '=')
-			goto bad;
-		memcpy(e->prefix, start, (size_t)(p - start));
-		e->prefix[p - start] = '\0';
-		p++;
-		if (price_num(&p, &e->in_per_mtok) != 0 || *p != '/')
-			goto bad;
-		p++;
-		if (price_num(&p, &e->out_per_mtok) != 0)
-			goto bad;
-		n++;
-		if (*p == ',' && p[1] != '\0')
-			p++;
-		else if (*p != '\0')
-			goto bad;
+	n = ax_llm_prices_parse(spec, tmp, why, sizeof(why));
+	if (n < 0) {
+		ax_errfmt(errbuf, errlen, "prices: %s", why);
+		return AX_EINVAL;
 	}
 	memcpy(c->prices, tmp, sizeof(tmp[0]) * (size_t)n);
 	c->nprices = n;
 	return AX_OK;
-bad:
-	ax_errfmt(errbuf, errlen, "prices: entry %d: want model-prefix=in/out (USD per million "
-		  "tokens)", n + 1);
-	return AX_EINVAL;
 }
 
 ax_err reason_llm_config_from(struct reason_llm_config *c, const struct ax_config *cfg,

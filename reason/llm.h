@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#include "alexus/config.h"
 #include "alexus/err.h"
 
 struct ax_config;
@@ -57,7 +58,7 @@ struct ax_config;
 #define REASON_LLM_AZURE_API_VERSION "2024-10-21"   /* the latest GA data-plane version */
 #define REASON_LLM_TIMEOUT_MS 30000
 #define REASON_LLM_MAX_TOKENS 1024
-#define REASON_LLM_PRICES_MAX 16
+#define REASON_LLM_PRICES_MAX AX_LLM_PRICES_MAX
 
 /* ---------------------------------------------------------------- the shape */
 
@@ -136,13 +137,6 @@ enum reason_llm_provider {
 	REASON_LLM_ANTHROPIC,
 };
 
-/* Price of a model family, USD per million tokens. */
-struct reason_llm_price {
-	char prefix[64];        /* matched against the start of the model name */
-	double in_per_mtok;
-	double out_per_mtok;
-};
-
 struct reason_llm_config {
 	enum reason_llm_provider provider;
 	const char *url;        /* NULL or "": the provider's public API */
@@ -153,7 +147,7 @@ struct reason_llm_config {
 	long daily_tokens;      /* per tenant per day; <= 0: no limit */
 	/* Looked up before the built-in table (the longest matching prefix of
 	 * both wins, these first on a tie). */
-	struct reason_llm_price prices[REASON_LLM_PRICES_MAX];
+	struct ax_llm_price prices[REASON_LLM_PRICES_MAX]; /* alexus/config.h */
 	int nprices;
 };
 
@@ -161,10 +155,8 @@ struct reason_llm_config {
 ax_err reason_llm_provider_parse(const char *s, enum reason_llm_provider *p) AX_MUSTCHECK;
 const char *reason_llm_provider_name(enum reason_llm_provider p);   /* static */
 
-/* "prefix=in/out[,prefix=in/out...]" (USD per million tokens, at most
- * REASON_LLM_PRICES_MAX entries, prefixes of 1..63 of A-Z a-z 0-9 . _ : /
- * -; "" is no entry) into c->prices.  The grammar of ALEXUS_LLM_PRICES,
- * which common/config.c checks at load.  AX_EINVAL with errbuf. */
+/* ALEXUS_LLM_PRICES's grammar (ax_llm_prices_parse, alexus/config.h)
+ * into c->prices.  AX_EINVAL with errbuf. */
 ax_err reason_llm_prices_parse(struct reason_llm_config *c, const char *spec, char *errbuf,
 			       size_t errlen) AX_MUSTCHECK;
 

@@ -74,6 +74,21 @@ struct ax_config {
 	char *log_level;          /* ALEXUS_LOG_LEVEL info */
 };
 
+/* One entry of ALEXUS_LLM_PRICES: USD per million tokens for the models
+ * whose name starts with prefix. */
+#define AX_LLM_PRICES_MAX 16
+struct ax_llm_price {
+	char prefix[64];
+	double in_per_mtok;
+	double out_per_mtok;
+};
+
+/* "prefix=in/out[,prefix=in/out...]" (at most AX_LLM_PRICES_MAX entries,
+ * prefixes of 1..63 of A-Z a-z 0-9 . _ : / -; "" is no entry) into out
+ * (NULL: only check).  The number of entries, or -1 with errbuf. */
+int ax_llm_prices_parse(const char *spec, struct ax_llm_price out[AX_LLM_PRICES_MAX],
+			char *errbuf, size_t errlen);
+
 /* Fill c from defaults and the environment.  Every string field is
  * non-NULL afterwards (jwt_secret is "" when unset).  An unset variable
  * takes its default; an empty numeric one too.  On AX_EINVAL errbuf names
