@@ -80,23 +80,6 @@ static ax_err dead_letter(redisContext *c, const struct ax_entry *e, const char 
 	return ax_worker_dead_letter(c, AX_STREAM_ACTIONS, AX_GROUP_ACT, e, why, errbuf, errlen);
 }
 
-static const char *envelope_problem(const struct ax_entry *e)
-{
-	if (e->v == NULL || strcmp(e->v, AX_ENTRY_VERSION) != 0)
-		return "unsupported or missing format version (v)";
-	if (e->tenant == NULL || !ax_tenant_valid(e->tenant))
-		return "missing or invalid tenant";
-	if (e->id == NULL || !ax_uuid_valid(e->id))
-		return "missing id or not a UUID";
-	if (e->kind == NULL || strcmp(e->kind, "notify") != 0)
-		return "missing or unsupported kind (only notify)";
-	if (e->trace == NULL || e->trace[0] == '\0')
-		return "missing trace";
-	if (e->data == NULL)
-		return "missing data";
-	return NULL;
-}
-
 static char *col(const PGresult *res, int c)
 {
 	return PQgetisnull(res, 0, c) ? NULL : ax_xstrdup(PQgetvalue(res, 0, c));
@@ -287,7 +270,7 @@ ax_err act_handle(struct act *a, redisContext *c, const struct ax_entry *e, char
 	ax_failpoint("act.after_read");
 	if (e->deleted)
 		return ax_group_ack(c, AX_STREAM_ACTIONS, AX_GROUP_ACT, e->stream_id, errbuf, errlen);
-	why = envelope_problem(e);
+	why = ax_entry_problem(e, "notify");
 	if (why != NULL)
 		return dead_letter(c, e, why, errbuf, errlen);
 

@@ -30,8 +30,10 @@
 
 #include "alexus/stream.h"
 #include "alexus/config.h"
+#include "alexus/hash.h"
 #include "alexus/keys.h"
 #include "alexus/mem.h"
+#include "alexus/signal.h"
 
 #define HOST_MAX 256
 
@@ -480,6 +482,27 @@ ax_err ax_group_ack(redisContext *c, const char *stream, const char *group,
 		return rc;
 	freeReplyObject(r);
 	return AX_OK;
+}
+
+const char *ax_entry_problem(const struct ax_entry *e, const char *kind)
+{
+	enum ax_kind k;
+
+	if (e->v == NULL || strcmp(e->v, AX_ENTRY_VERSION) != 0)
+		return "unsupported or missing format version (v)";
+	if (e->tenant == NULL || !ax_tenant_valid(e->tenant))
+		return "missing or invalid tenant";
+	if (e->id == NULL || !ax_uuid_valid(e->id))
+		return "missing id or not a UUID";
+	if (kind == NULL && (e->kind == NULL || ax_kind_parse(e->kind, &k) != 0))
+		return "missing or unknown kind";
+	if (kind != NULL && (e->kind == NULL || strcmp(e->kind, kind) != 0))
+		return "missing or unsupported kind";
+	if (e->trace == NULL || e->trace[0] == '\0')
+		return "missing trace";
+	if (e->data == NULL)
+		return "missing data";
+	return NULL;
 }
 
 ax_err ax_dead_letter(redisContext *c, const char *stream, const char *group,

@@ -990,26 +990,6 @@ failed:
 	}
 }
 
-/* The envelope every entry must have; NULL when fine, else the reason. */
-static const char *envelope_problem(const struct ax_entry *e)
-{
-	enum ax_kind k;
-
-	if (e->v == NULL || strcmp(e->v, AX_ENTRY_VERSION) != 0)
-		return "unsupported or missing format version (v)";
-	if (e->tenant == NULL || !ax_tenant_valid(e->tenant))
-		return "missing or invalid tenant";
-	if (e->id == NULL || !ax_uuid_valid(e->id))
-		return "missing id or not a UUID";
-	if (e->kind == NULL || ax_kind_parse(e->kind, &k) != 0)
-		return "missing or unknown kind";
-	if (e->trace == NULL || e->trace[0] == '\0')
-		return "missing trace";
-	if (e->data == NULL)
-		return "missing data";
-	return NULL;
-}
-
 /* Parse entry e into it; dead-letter it when it can never succeed.
  * AX_OK with it->valid 0 means it was settled that way. */
 static ax_err prepare(redisContext *c, struct item *it, unsigned char *done, char *err,
@@ -1022,7 +1002,7 @@ static ax_err prepare(redisContext *c, struct item *it, unsigned char *done, cha
 	ax_err rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &it->t0);
-	why = envelope_problem(e);
+	why = ax_entry_problem(e, NULL);
 	if (why == NULL) {
 		data = ax_json_parse(e->data, strlen(e->data), AX_JSON_ENTRY_DEPTH);
 		if (data == NULL) {

@@ -32,6 +32,12 @@ struct ax_entry {
 /* Free every string of e and zero it (safe on a zeroed entry; NULL-safe). */
 void ax_entry_release(struct ax_entry *e);
 
+/* What is wrong with e's envelope (v, tenant, id, kind, trace, data), or
+ * NULL when it is whole.  kind NULL accepts any signal kind (ax_kind_parse);
+ * otherwise the entry's kind must be exactly that.  The answer is static
+ * text, fit for a dead letter's reason. */
+const char *ax_entry_problem(const struct ax_entry *e, const char *kind);
+
 /* Connect with a connect/command timeout in ms (<= 0 means 2000); NULL with
  * errbuf set.  TCP keepalive is on.  After any call below returns AX_EIO or
  * AX_ETIMEDOUT for a transport failure (c->err is then set) the context is
