@@ -19,6 +19,7 @@ enum kind {
 	K_ALERT_INSERT,
 	K_HISTORY,
 	K_EVENT,
+	K_ANALYSIS,
 	K_ACTION,
 	K_SIGNAL,
 	K_COUNT
@@ -82,6 +83,17 @@ static const char *const SQL[K_COUNT] = {
 		"WITH ORDINALITY AS r(incident_id, signal_id, stage, input_digest, output, "
 		"duration_ms, provider, fallback, trace, n) "
 		"ORDER BY r.n",
+	[K_ANALYSIS] =
+		"INSERT INTO analysis_runs (tenant_id, id, incident_id, provider, model, "
+		"fallback_used, fallback_reason, tokens_in, tokens_out, cost_usd, confidence, "
+		"confidence_parts, duration_ms, trace) "
+		"SELECT $1, r.id, r.incident_id, r.provider, r.model, r.fallback_used, "
+		"r.fallback_reason, r.tokens_in, r.tokens_out, r.cost_usd, r.confidence, "
+		"coalesce(r.confidence_parts, '{}'), r.duration_ms, r.trace "
+		"FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, incident_id uuid, provider text, "
+		"model text, fallback_used boolean, fallback_reason text, tokens_in integer, "
+		"tokens_out integer, cost_usd numeric, confidence real, confidence_parts jsonb, "
+		"duration_ms real, trace text)",
 	[K_ACTION] =
 		"INSERT INTO actions (tenant_id, id, incident_id, signal_id, type, status, "
 		"payload, trace) "
@@ -266,6 +278,26 @@ void ax_store_event(struct ax_store_batch *b, const struct ax_event_row *r)
 	str(o, "provider", r->provider);
 	if (cJSON_AddBoolToObject(o, "fallback", r->fallback != 0) == NULL)
 		abort();
+	str(o, "trace", r->trace);
+}
+
+void ax_store_analysis(struct ax_store_batch *b, const struct ax_analysis_row *r)
+{
+	cJSON *o = row(b, K_ANALYSIS);
+
+	str(o, "id", r->id);
+	str(o, "incident_id", r->incident_id);
+	str(o, "provider", r->provider);
+	str(o, "model", r->model);
+	if (cJSON_AddBoolToObject(o, "fallback_used", r->fallback_used != 0) == NULL)
+		abort();
+	str(o, "fallback_reason", r->fallback_reason);
+	num(o, "tokens_in", (double)r->tokens_in);
+	num(o, "tokens_out", (double)r->tokens_out);
+	num(o, "cost_usd", r->cost_usd);
+	num(o, "confidence", r->confidence);
+	obj(o, "confidence_parts", r->confidence_parts);
+	num(o, "duration_ms", r->duration_ms);
 	str(o, "trace", r->trace);
 }
 

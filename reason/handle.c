@@ -53,6 +53,7 @@
 
 #include "reason.h"
 #include "classify.h"
+#include "heuristic.h"
 #include "incident.h"
 #include "alexus/failpoint.h"
 #include "alexus/hash.h"
@@ -588,26 +589,49 @@ static void history(struct unit *u, const struct item *it, const struct alert *a
 	ax_store_history(u->w, &h);
 }
 
+/* The classify stage of a new incident: the heuristic investigation of
+ * its first alert (reason/heuristic.c) gives the category, confidence,
+ * summary, probable cause and proposed actions; the keyword classifier
+ * adds whether it is worth an incident at all (intent).  The stage row
+ * carries the whole analysis, and an analysis_runs row records who
+ * answered and what the confidence was made of. */
 static void classify(struct unit *u, struct item *it)
 {
 	const struct ax_signal *s = &it->sig;
 	struct reason_class cl;
+	struct reason_analysis an;
+	struct ax_analysis_row run;
 	struct timespec t;
+	char run_id[AX_UUID_LEN];
 	cJSON *out;
 	double dur;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	reason_classify(s->name, s->summary, s->labels, s->service, s->severity, &cl);
+	reason_investigate(s, 1, NULL, &an);
 	dur = ms_since(&t);
-	out = reason_class_json(&cl);
+	out = reason_analysis_json(&an);
+	if (cJSON_AddStringToObject(out, "intent", cl.intent) == NULL)
+		abort();
 	add_stage(u, it, "classify", out, dur);
+	ax_uuid7(run_id);
+	memset(&run, 0, sizeof(run));
+	run.id = run_id;
+	run.incident_id = it->inc->id;
+	run.provider = "heuristic";
+	run.confidence = an.confidence;
+	run.confidence_parts = cJSON_GetObjectItemCaseSensitive(out, "confidence_parts");
+	run.duration_ms = dur;
+	run.trace = it->e->trace;
+	ax_store_analysis(u->w, &run);
 	cJSON_Delete(out);
-	it->category = cl.category;
-	it->confidence = cl.confidence;
-	it->inc->category = cl.category;
-	it->inc->confidence = cl.confidence;
+	it->category = an.category;     /* static */
+	it->confidence = an.confidence;
+	it->inc->category = an.category;
+	it->inc->confidence = an.confidence;
 	it->inc->has_confidence = 1;
 	it->inc->stage = "classified";
+	reason_analysis_release(&an);
 }
 
 static struct inc *open_incident(struct unit *u, struct item *it, char *group_key)

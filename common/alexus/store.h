@@ -12,7 +12,7 @@
  * Order of the statements, chosen so every constraint holds within the
  * batch: incident updates (an incident resolved here frees its group for
  * a new one), incident inserts, alert updates, alert inserts, alert
- * history, incident events, actions, signal claims.
+ * history, incident events, analyses, actions, signal claims.
  *
  * Strings are copied when added; NULL strings are written as NULL.
  * Timestamps are RFC 3339 text. */
@@ -79,6 +79,22 @@ struct ax_event_row {
 	const char *trace;
 };
 
+/* One diagnosis of an incident (analysis_runs). */
+struct ax_analysis_row {
+	const char *id;
+	const char *incident_id;
+	const char *provider;         /* "heuristic", "openai", "anthropic" */
+	const char *model;            /* NULL for the heuristic */
+	int fallback_used;
+	const char *fallback_reason;  /* NULL unless fallback_used */
+	long tokens_in, tokens_out;
+	double cost_usd;
+	double confidence;
+	const cJSON *confidence_parts; /* object; NULL = {} */
+	double duration_ms;
+	const char *trace;
+};
+
 struct ax_action_row {
 	const char *id;
 	const char *incident_id;
@@ -110,6 +126,7 @@ void ax_store_alert_insert(struct ax_store_batch *b, const struct ax_alert_row *
 void ax_store_alert_update(struct ax_store_batch *b, const struct ax_alert_row *r);
 void ax_store_history(struct ax_store_batch *b, const struct ax_history_row *r);
 void ax_store_event(struct ax_store_batch *b, const struct ax_event_row *r);
+void ax_store_analysis(struct ax_store_batch *b, const struct ax_analysis_row *r);
 /* A pending action (the outbox row; status 'pending'). */
 void ax_store_action(struct ax_store_batch *b, const struct ax_action_row *r);
 /* Claim a signal as processed (signals_seen), with the incident it

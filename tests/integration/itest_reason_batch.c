@@ -204,6 +204,19 @@ static void story(const char *batch)
 	assert_int_equal(q(a, "SELECT count(*) FROM incident_events"), 5);
 	assert_int_equal(q(a, "SELECT count(*) FROM incident_events WHERE stage = 'opened'"), 2);
 	assert_int_equal(q(a, "SELECT count(*) FROM incident_events WHERE stage = 'resolved'"), 1);
+	/* Each opened incident was diagnosed once by the heuristic: the
+	 * classify stage carries the analysis, analysis_runs who made it and
+	 * the parts of its confidence, and the incident took its verdict. */
+	assert_int_equal(q(a, "SELECT count(*) FROM analysis_runs r JOIN incidents i "
+			      "ON i.id = r.incident_id WHERE r.provider = 'heuristic' "
+			      "AND NOT r.fallback_used AND abs(r.confidence - i.confidence) < 0.001 "
+			      "AND r.confidence_parts <> '{}'"), 2);
+	assert_int_equal(q(a, "SELECT count(*) FROM incident_events e JOIN incidents i "
+			      "ON i.id = e.incident_id WHERE e.stage = 'classify' "
+			      "AND e.output->>'category' = i.category "
+			      "AND length(e.output->>'probable_cause') > 0 "
+			      "AND jsonb_array_length(e.output->'actions') > 0"), 2);
+	assert_int_equal(q(a, "SELECT count(*) FROM incidents WHERE category = 'latency'"), 2);
 	assert_int_equal(q(a, "SELECT count(*) FROM actions"), 3);
 	assert_int_equal(q(a, "SELECT count(*) FROM actions WHERE payload->>'event' = "
 			      "'incident.resolved' AND payload->'incident'->>'status' = 'resolved' "
@@ -287,6 +300,7 @@ static void test_two_consumers_race(void **state)
 	assert_int_equal(q(t, "SELECT count(*) FROM alerts"), 400);
 	assert_int_equal(q(t, "SELECT count(*) FROM alert_history"), 400);
 	assert_int_equal(q(t, "SELECT count(*) FROM actions"), 40);
+	assert_int_equal(q(t, "SELECT count(*) FROM analysis_runs"), 40);
 	assert_int_equal(q(t, "SELECT count(*) FROM signals_seen WHERE incident_id IS NOT NULL"),
 			 400);
 }
