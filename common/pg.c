@@ -171,6 +171,23 @@ ax_err ax_pg_ensure(struct ax_pg *pg, char *errbuf, size_t errlen)
 	return AX_OK;
 }
 
+/* The error of a failed result into errbuf ("<prefix>primary (detail)")
+ * and its SQLSTATE and constraint into pg. */
+static void set_result_error(struct ax_pg *pg, const PGresult *res, const char *prefix,
+			     char *errbuf, size_t errlen)
+{
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+	set_state_of(pg, res);
+	if (primary != NULL && detail != NULL)
+		ax_errfmt(errbuf, errlen, "%s%s (%s)", prefix, primary, detail);
+	else if (primary != NULL)
+		ax_errfmt(errbuf, errlen, "%s%s", prefix, primary);
+	else
+		set_msg(errbuf, errlen, prefix, PQresultErrorMessage(res));
+}
+
 PGresult *ax_pg_exec(struct ax_pg *pg, char *errbuf, size_t errlen, const char *sql,
 		     int nparams, const char *const *params)
 {
@@ -193,16 +210,7 @@ PGresult *ax_pg_exec(struct ax_pg *pg, char *errbuf, size_t errlen, const char *
 		return res;
 	}
 	if (res != NULL) {
-		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-
-		set_state_of(pg, res);
-		if (primary != NULL && detail != NULL)
-			ax_errfmt(errbuf, errlen, "postgres: %s (%s)", primary, detail);
-		else if (primary != NULL)
-			ax_errfmt(errbuf, errlen, "postgres: %s", primary);
-		else
-			set_msg(errbuf, errlen, "postgres: ", PQresultErrorMessage(res));
+		set_result_error(pg, res, "postgres: ", errbuf, errlen);
 		PQclear(res);
 	} else {
 		set_msg(errbuf, errlen, "postgres: ", PQerrorMessage(pg->conn));
@@ -311,23 +319,6 @@ void ax_pg_rollback(struct ax_pg *pg)
 		pg->broken = 1;
 }
 
-/* The error of a failed result into errbuf and the SQLSTATE, as
- * ax_pg_exec reports it, with the statement's index in front. */
-static void set_result_error(struct ax_pg *pg, const PGresult *res, int i, char *errbuf,
-			     size_t errlen)
-{
-	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-
-	set_state_of(pg, res);
-	if (primary != NULL && detail != NULL)
-		ax_errfmt(errbuf, errlen, "postgres: statement %d: %s (%s)", i, primary, detail);
-	else if (primary != NULL)
-		ax_errfmt(errbuf, errlen, "postgres: statement %d: %s", i, primary);
-	else
-		set_msg(errbuf, errlen, "postgres: ", PQresultErrorMessage(res));
-}
-
 ax_err ax_pg_pipeline(struct ax_pg *pg, const struct ax_pg_stmt *stmts, int n, PGresult **res,
 		      char *errbuf, size_t errlen)
 {
@@ -382,8 +373,11 @@ ax_err ax_pg_pipeline(struct ax_pg *pg, const struct ax_pg_stmt *stmts, int n, P
 				continue;
 			}
 		} else if (failed < 0 && st != PGRES_PIPELINE_ABORTED) {
+			char where[40];
+
 			failed = k;
-			set_result_error(pg, r, k, errbuf, errlen);
+			snprintf(where, sizeof(where), "postgres: statement %d: ", k);
+			set_result_error(pg, r, where, errbuf, errlen);
 		}
 		PQclear(r);
 	}

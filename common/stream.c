@@ -505,6 +505,52 @@ const char *ax_entry_problem(const struct ax_entry *e, const char *kind)
 	return NULL;
 }
 
+ax_err ax_group_progress(redisContext *c, const char *stream, const char *group,
+			 long long *read, long long *pending, char *errbuf, size_t errlen)
+{
+	const char *info[] = { "XINFO", "GROUPS", stream };
+	const char *xp[] = { "XPENDING", stream, group };
+	redisReply *r;
+	ax_err rc;
+	size_t i, k;
+
+	*read = -1;
+	*pending = -1;
+	r = command(c, "XINFO GROUPS", 3, info, NULL, &rc, errbuf, errlen);
+	if (r == NULL)
+		return rc;
+	/* One map (a flat name/value array) per group. */
+	for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		const redisReply *g = r->element[i];
+		int ours = 0;
+
+		for (k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements; k += 2) {
+			const redisReply *name = g->element[k], *val = g->element[k + 1];
+
+			if (name->type != REDIS_REPLY_STRING)
+				continue;
+			if (strcmp(name->str, "name") == 0)
+				ours = val->type == REDIS_REPLY_STRING && strcmp(val->str, group) == 0;
+			else if (ours && strcmp(name->str, "entries-read") == 0 &&
+				 val->type == REDIS_REPLY_INTEGER)
+				*read = val->integer;
+		}
+	}
+	freeReplyObject(r);
+	r = command(c, "XPENDING", 3, xp, NULL, &rc, errbuf, errlen);
+	if (r == NULL)
+		return rc;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	    r->element[0]->type == REDIS_REPLY_INTEGER)
+		*pending = r->element[0]->integer;
+	freeReplyObject(r);
+	if (*pending < 0) {
+		ax_errfmt(errbuf, errlen, "XPENDING %s %s: unexpected reply", stream, group);
+		return AX_EPROTO;
+	}
+	return AX_OK;
+}
+
 ax_err ax_dead_letter(redisContext *c, const char *stream, const char *group,
 		      const struct ax_entry *e, const char *reason, char *errbuf, size_t errlen)
 {

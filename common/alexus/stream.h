@@ -81,6 +81,13 @@ ax_err ax_group_autoclaim(redisContext *c, const char *stream, const char *group
 ax_err ax_group_ack(redisContext *c, const char *stream, const char *group,
 		    const char *stream_id, char *errbuf, size_t errlen) AX_MUSTCHECK;
 
+/* How far group has got on stream: *read = the group's entries-read
+ * (entries ever delivered to it, Redis 7) or -1 when Redis does not say,
+ * *pending = entries delivered and not yet acknowledged. */
+ax_err ax_group_progress(redisContext *c, const char *stream, const char *group,
+			 long long *read, long long *pending, char *errbuf,
+			 size_t errlen) AX_MUSTCHECK;
+
 /* Copy e to alexus:dlq, then XACK it on stream, atomically (MULTI/EXEC).
  * The DLQ entry has e's non-NULL fields (v tenant id kind trace data) plus
  * reason, origin_stream, origin_id (e->stream_id), origin_group and

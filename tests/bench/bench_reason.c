@@ -43,40 +43,14 @@ static void die(const char *what, const char *err)
 	exit(1);
 }
 
-static long long group_read(redisContext *c)
+/* Group reason's entries-read and pending count (-1 on failure). */
+static void progress(redisContext *c, long long *read, long long *pending)
 {
-	redisReply *r = redisCommand(c, "XINFO GROUPS %s", AX_STREAM_SIGNALS);
-	long long read = -1;
-	size_t i, j;
+	char err[256];
 
-	for (i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-		redisReply *g = r->element[i];
-		int ours = 0;
-
-		for (j = 0; j + 1 < g->elements; j += 2) {
-			if (strcmp(g->element[j]->str, "name") == 0)
-				ours = strcmp(g->element[j + 1]->str, AX_GROUP_REASON) == 0;
-			if (ours && strcmp(g->element[j]->str, "entries-read") == 0 &&
-			    g->element[j + 1]->type == REDIS_REPLY_INTEGER)
-				read = g->element[j + 1]->integer;
-		}
-	}
-	if (r != NULL)
-		freeReplyObject(r);
-	return read;
-}
-
-static long long pending(redisContext *c)
-{
-	redisReply *r = redisCommand(c, "XPENDING %s %s", AX_STREAM_SIGNALS, AX_GROUP_REASON);
-	long long n = -1;
-
-	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-	    r->element[0]->type == REDIS_REPLY_INTEGER)
-		n = r->element[0]->integer;
-	if (r != NULL)
-		freeReplyObject(r);
-	return n;
+	if (ax_group_progress(c, AX_STREAM_SIGNALS, AX_GROUP_REASON, read, pending, err,
+			      sizeof(err)) != AX_OK)
+		die("progress", err);
 }
 
 static long pg_count(PGconn *c, const char *sql, const char *tenant)
@@ -98,7 +72,7 @@ int main(void)
 	const char *bin = getenv("ALEXUS_BIN_DIR") ? getenv("ALEXUS_BIN_DIR") : "bin";
 	long storm = getenv("BENCH_STORM") ? strtol(getenv("BENCH_STORM"), NULL, 10) : 10000;
 	char tenant[64], suffix[AX_UUID_LEN], host[256], path[512];
-	long long base;
+	long long base, read, pend;
 	double t0, t1;
 	redisContext *rc;
 	PGconn *pg;
@@ -135,7 +109,7 @@ int main(void)
 	 * so the worker reads exactly what follows. */
 	freeReplyObject(redisCommand(rc, "XGROUP CREATE %s %s $ MKSTREAM", AX_STREAM_SIGNALS,
 				     AX_GROUP_REASON));
-	base = group_read(rc);
+	progress(rc, &base, &pend);
 	if (base < 0)
 		base = 0;
 	for (i = 0; i < storm; i++) {
@@ -177,7 +151,8 @@ int main(void)
 	for (;;) {
 		struct timespec ts = { 0, 2000000 };
 
-		if (group_read(rc) >= base + storm && pending(rc) == 0)
+		progress(rc, &read, &pend);
+		if (read >= base + storm && pend == 0)
 			break;
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			die("alexus-reason", "exited early");

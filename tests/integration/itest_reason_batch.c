@@ -27,6 +27,7 @@
 
 #include "alexus/hash.h"
 #include "alexus/keys.h"
+#include "alexus/stream.h"
 #include "harness.h"
 
 #define WAIT_MS 20000
@@ -59,48 +60,23 @@ static long q(const char *tenant, const char *sql)
 	return h_pg_long(app, tenant, sql, 0, NULL);
 }
 
-static long long pending(void)
-{
-	redisReply *r = redisCommand(redis, "XPENDING %s %s", AX_STREAM_SIGNALS, AX_GROUP_REASON);
-	long long n = -1;
-
-	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-	    r->element[0]->type == REDIS_REPLY_INTEGER)
-		n = r->element[0]->integer;
-	if (r != NULL)
-		freeReplyObject(r);
-	return n;
-}
-
 struct drained {
 	long long xlen_before;
 	long long want;
 };
 
+/* Group reason has read everything appended since xlen_before, and
+ * nothing is left pending. */
 static int all_read_and_settled(void *arg)
 {
 	const struct drained *d = arg;
-	redisReply *r = redisCommand(redis, "XINFO GROUPS %s", AX_STREAM_SIGNALS);
-	long long read = -1;
-	size_t i, j;
+	long long read, pending;
+	char err[256];
 
-	/* entries-read of group reason covers everything appended... */
-	for (i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-		redisReply *g = r->element[i];
-		int ours = 0;
-
-		for (j = 0; j + 1 < g->elements; j += 2) {
-			if (strcmp(g->element[j]->str, "name") == 0)
-				ours = strcmp(g->element[j + 1]->str, AX_GROUP_REASON) == 0;
-			if (ours && strcmp(g->element[j]->str, "entries-read") == 0 &&
-			    g->element[j + 1]->type == REDIS_REPLY_INTEGER)
-				read = g->element[j + 1]->integer;
-		}
-	}
-	if (r != NULL)
-		freeReplyObject(r);
-	/* ...and nothing is left pending. */
-	return read >= d->xlen_before + d->want && pending() == 0;
+	if (ax_group_progress(redis, AX_STREAM_SIGNALS, AX_GROUP_REASON, &read, &pending, err,
+			      sizeof(err)) != AX_OK)
+		return 0;
+	return read >= d->xlen_before + d->want && pending == 0;
 }
 
 static long long xlen(const char *stream)
