@@ -96,6 +96,8 @@
 static const struct {
 	const char *table, *column, *value;
 } overrides[] = {
+	/* Either subject will do (0009); a run id needs no parent row. */
+	{ "incident_events", "run_id", "0190a0c0-0000-7000-8000-000000000001" },
 	{ NULL, NULL, NULL },
 };
 
@@ -503,28 +505,38 @@ static void add_type_cands(struct col *c)
 	}
 }
 
-/* The columns of t the filler must give a value, with their candidates. */
+/* The columns of t the filler must give a value, with their candidates:
+ * those NOT NULL without a default, and those overrides[] names (a
+ * nullable column a table CHECK may still require, such as one of two). */
 static void load_columns(struct tab *t)
 {
-	const char *p[2] = { t->oid, NULL };
+	const char *p[2] = { t->oid, NULL }, *pc[2] = { t->oid, NULL };
+	char named[1024] = "{";
 	PGresult *r, *r2;
+	size_t k;
 	int i, j;
 
 	if (t->loaded)
 		return;
 	t->loaded = 1;
+	for (k = 0; k < sizeof(overrides) / sizeof(overrides[0]); k++)
+		if (overrides[k].table && strcmp(overrides[k].table, t->name) == 0)
+			snprintf(named + strlen(named), sizeof(named) - strlen(named), "%s%s",
+				 named[1] != '\0' ? "," : "", overrides[k].column);
+	snprintf(named + strlen(named), sizeof(named) - strlen(named), "}");
+	pc[1] = named;
 	r = h_pg_q(adm, NULL,
 		   "SELECT a.attname, b.typname, b.typcategory, b.typtype, b.oid::text"
 		   " FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid"
 		   " JOIN pg_type b ON b.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype"
 		   "  ELSE ty.oid END"
 		   " WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
-		   " AND a.attname <> 'tenant_id' AND a.attnotnull AND NOT a.atthasdef"
+		   " AND a.attname <> 'tenant_id'"
+		   " AND ((a.attnotnull AND NOT a.atthasdef) OR a.attname = ANY ($2::text[]))"
 		   " AND a.attidentity = '' AND a.attgenerated = '' ORDER BY a.attnum",
-		   1, p);
+		   2, pc);
 	for (i = 0; i < PQntuples(r) && t->ncol < MAXCOL; i++) {
 		struct col *c = &t->col[t->ncol++];
-		size_t k;
 
 		snprintf(c->name, sizeof(c->name), "%s", PQgetvalue(r, i, 0));
 		snprintf(c->type, sizeof(c->type), "%s", PQgetvalue(r, i, 1));
