@@ -30,39 +30,44 @@ static const char *const SQL[K_COUNT] = {
 	[K_INCIDENT_UPDATE] =
 		"UPDATE incidents i SET status = r.status, severity = r.severity, "
 		"category = r.category, confidence = r.confidence, stage = r.stage, "
-		"alert_count = r.alert_count, resolved_at = r.resolved_at, updated_at = now() "
+		"alert_count = r.alert_count, resolved_at = r.resolved_at, updated_at = now(), "
+		"last_signal_at = CASE WHEN r.touched THEN now() ELSE i.last_signal_at END "
 		"FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, status text, severity text, "
 		"category text, confidence real, stage text, alert_count integer, "
-		"resolved_at timestamptz) "
+		"resolved_at timestamptz, touched boolean) "
 		"WHERE i.tenant_id = $1 AND i.id = r.id",
 	[K_INCIDENT_INSERT] =
 		"INSERT INTO incidents (tenant_id, id, title, status, severity, category, "
-		"confidence, stage, group_key, service, alert_count, opened_at, resolved_at, trace) "
+		"confidence, stage, group_key, service, alert_count, opened_at, resolved_at, trace, "
+		"parent_id) "
 		"SELECT $1, r.id, r.title, r.status, r.severity, r.category, r.confidence, r.stage, "
 		"r.group_key, r.service, r.alert_count, coalesce(r.opened_at, now()), "
-		"r.resolved_at, r.trace "
+		"r.resolved_at, r.trace, r.parent_id "
 		"FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, title text, status text, "
 		"severity text, category text, confidence real, stage text, group_key text, "
 		"service text, alert_count integer, opened_at timestamptz, "
-		"resolved_at timestamptz, trace text)",
+		"resolved_at timestamptz, trace text, parent_id uuid)",
 	[K_ALERT_UPDATE] =
 		"UPDATE alerts a SET status = r.status, severity = r.severity, "
 		"summary = coalesce(r.summary, a.summary), ends_at = r.ends_at, "
-		"last_signal = r.last_signal, updated_at = now() "
+		"last_signal = r.last_signal, flap_count = coalesce(r.flap_count, a.flap_count), "
+		"updated_at = now() "
 		"FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, status text, severity text, "
-		"summary text, ends_at timestamptz, last_signal uuid) "
+		"summary text, ends_at timestamptz, last_signal uuid, flap_count integer) "
 		"WHERE a.tenant_id = $1 AND a.id = r.id",
 	[K_ALERT_INSERT] =
 		"INSERT INTO alerts (tenant_id, id, incident_id, fingerprint, name, status, "
 		"severity, summary, service, host, namespace, labels, source, starts_at, ends_at, "
-		"last_signal) "
+		"last_signal, group_rule, group_match, flap_count) "
 		"SELECT $1, r.id, r.incident_id, r.fingerprint, r.name, r.status, r.severity, "
 		"r.summary, r.service, r.host, r.namespace, coalesce(r.labels, '{}'), r.source, "
-		"r.starts_at, r.ends_at, r.last_signal "
+		"r.starts_at, r.ends_at, r.last_signal, r.group_rule, r.group_match, "
+		"coalesce(r.flap_count, 0) "
 		"FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, incident_id uuid, "
 		"fingerprint text, name text, status text, severity text, summary text, "
 		"service text, host text, namespace text, labels jsonb, source text, "
-		"starts_at timestamptz, ends_at timestamptz, last_signal uuid)",
+		"starts_at timestamptz, ends_at timestamptz, last_signal uuid, group_rule text, "
+		"group_match jsonb, flap_count integer)",
 	[K_HISTORY] =
 		"INSERT INTO alert_history (tenant_id, alert_id, from_status, to_status, "
 		"signal_id, trace) "
@@ -204,6 +209,8 @@ static void incident(cJSON *o, const struct ax_incident_row *r)
 	str(o, "stage", r->stage);
 	num(o, "alert_count", (double)r->alert_count);
 	str(o, "resolved_at", r->resolved_at);
+	if (cJSON_AddBoolToObject(o, "touched", r->touched != 0) == NULL)
+		abort();
 }
 
 void ax_store_incident_insert(struct ax_store_batch *b, const struct ax_incident_row *r)
@@ -216,6 +223,7 @@ void ax_store_incident_insert(struct ax_store_batch *b, const struct ax_incident
 	str(o, "service", r->service);
 	str(o, "opened_at", r->opened_at);
 	str(o, "trace", r->trace);
+	str(o, "parent_id", r->parent_id);
 }
 
 void ax_store_incident_update(struct ax_store_batch *b, const struct ax_incident_row *r)
@@ -231,6 +239,10 @@ static void alert(cJSON *o, const struct ax_alert_row *r)
 	str(o, "summary", r->summary);
 	str(o, "ends_at", r->ends_at);
 	str(o, "last_signal", r->last_signal);
+	/* Absent (0) keeps the stored count: a writer that does not know of
+	 * flapping leaves it alone. */
+	if (r->flap_count > 0)
+		num(o, "flap_count", (double)r->flap_count);
 }
 
 void ax_store_alert_insert(struct ax_store_batch *b, const struct ax_alert_row *r)
@@ -247,6 +259,8 @@ void ax_store_alert_insert(struct ax_store_batch *b, const struct ax_alert_row *
 	obj(o, "labels", r->labels);
 	str(o, "source", r->source);
 	str(o, "starts_at", r->starts_at);
+	str(o, "group_rule", r->group_rule);
+	obj(o, "group_match", r->group_match);
 }
 
 void ax_store_alert_update(struct ax_store_batch *b, const struct ax_alert_row *r)

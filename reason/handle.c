@@ -56,6 +56,7 @@
 #include "heuristic.h"
 #include "incident.h"
 #include "alexus/failpoint.h"
+#include "alexus/group.h"
 #include "alexus/hash.h"
 #include "alexus/json.h"
 #include "alexus/keys.h"
@@ -81,16 +82,23 @@ static const char Q_PENDING[] =
 	"WHERE signal_id = ANY (ARRAY("
 	"SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x)) "
 	"AND status = 'pending' ORDER BY created_at, id";
+/* The tenant's grouping knobs; the column defaults when it has no row. */
+static const char Q_SETTINGS[] =
+	"SELECT coalesce(s.grouping_window_s, 300), s.grouping_rules::text, "
+	"coalesce(s.flap_window_s, 600) "
+	"FROM (SELECT 1) AS one LEFT JOIN tenant_settings s ON true";
+/* Column 11: seconds since the incident last saw a signal (rule windows). */
 static const char Q_LOCK[] =
 	"SELECT id, title, severity, category, confidence, stage, group_key, service, "
 	"alert_count, to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-	"trace FROM incidents WHERE status = 'open' AND ("
+	"trace, extract(epoch FROM now() - last_signal_at) "
+	"FROM incidents WHERE status = 'open' AND ("
 	"group_key = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) OR id IN ("
 	"SELECT incident_id FROM alerts WHERE fingerprint = "
 	"ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb))))) "
 	"ORDER BY id FOR UPDATE";
 static const char Q_ALERTS[] =
-	"SELECT id, incident_id, fingerprint, status, severity FROM alerts "
+	"SELECT id, incident_id, fingerprint, status, severity, flap_count FROM alerts "
 	"WHERE incident_id = ANY (ARRAY("
 	"SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x)) "
 	"AND fingerprint = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))";
@@ -114,6 +122,8 @@ struct inc {
 	int has_confidence;
 	long alert_count, firing;
 	char opened_at[TS_LEN], resolved_at[TS_LEN];
+	double idle_s;              /* since it last saw a signal (rule windows) */
+	int touched;                /* a signal of this unit touched it */
 };
 
 /* An alert the batch touches.  Strings of inserted alerts are borrowed
@@ -129,6 +139,9 @@ struct alert {
 	const char *summary;            /* NULL keeps the stored one */
 	char ends_at[TS_LEN];           /* "" = NULL */
 	const char *last_signal;
+	const char *group_rule;         /* inserted alerts: the rule (u->rules or static) */
+	cJSON *group_match;             /* inserted alerts: owned, the values that matched */
+	long flap_count;
 };
 
 /* One entry of the tenant's unit of work. */
@@ -170,6 +183,8 @@ struct unit {
 	int nev, capev;
 	PGresult *pending;          /* redeliveries' pending actions */
 	struct ax_store_batch *w;
+	struct ax_group_rules rules;    /* the tenant's, read by load() */
+	long flap_window_s;
 	char *err;
 	size_t errlen;
 };
@@ -206,6 +221,12 @@ static void *grow(void *p, int *cap, int need, size_t size)
 	return ax_xrealloc(p, (size_t)*cap * size);
 }
 
+static void alert_free(struct alert *a)
+{
+	cJSON_Delete(a->group_match);
+	free(a);
+}
+
 static void unit_reset(struct unit *u)
 {
 	int i;
@@ -222,7 +243,7 @@ static void unit_reset(struct unit *u)
 		free(x);
 	}
 	for (i = 0; i < u->nal; i++)
-		free(u->alerts[i]);
+		alert_free(u->alerts[i]);
 	for (i = 0; i < u->nact; i++)
 		free(u->acts[i].payload);
 	for (i = 0; i < u->nev; i++)
@@ -253,6 +274,7 @@ static void unit_release(struct unit *u)
 	free(u->acts);
 	free(u->events);
 	ax_store_batch_free(u->w);
+	ax_group_rules_release(&u->rules);
 }
 
 static char *dup_col(const PGresult *res, int row, int c)
@@ -400,9 +422,64 @@ static int claim(struct unit *u)
 
 /* ---------------------------------------------------------------- step 2 */
 
-static char *group_key_of(const struct ax_signal *s)
+/* The tenant's grouping rules and flap window into u.  Rules the loader
+ * refuses (the CHECK of 0010 only checks their shape) leave the tenant on
+ * the defaults, with a warning naming the problem: refusing the signals
+ * would stall the tenant until someone fixed a setting. */
+static int load_settings(struct unit *u)
 {
-	return reason_group_key(s->service, s->namespace_, s->host, s->name);
+	PGresult *res = q(u, Q_SETTINGS, 0, NULL);
+	long window;
+	char perr[256];
+
+	if (res == NULL)
+		return -1;
+	ax_group_rules_release(&u->rules);
+	window = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	u->flap_window_s = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+	if (ax_group_rules_parse(&u->rules, PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1),
+				 window, perr, sizeof(perr)) != AX_OK) {
+		ax_log(AX_LOG_WARN, NULL, u->tenant, "tenant_settings.%s; grouping by the default "
+		       "rules", perr);
+		ax_group_rules_default(&u->rules, window);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static void k_add(cJSON *keys, char *k)
+{
+	if (k != NULL && !cJSON_AddItemToArray(keys, cJSON_CreateString(k)))
+		abort();
+	free(k);
+}
+
+/* Every key the rules give a fresh alert (the incidents it may
+ * join or, when stale, supersede), into keys. */
+static void rule_keys(const struct unit *u, const struct ax_signal *s, cJSON *keys)
+{
+	struct ax_group_input in;
+	struct ax_group_rule name_rule;
+	int i, any = 0;
+
+	ax_group_input_of(&in, s);
+	for (i = 0; i < u->rules.n; i++) {
+		char *k;
+
+		if (ax_group_is_fingerprint(&u->rules.v[i]))
+			continue;
+		k = ax_group_key(&u->rules.v[i], &in, NULL);
+		any |= k != NULL;
+		k_add(keys, k);
+	}
+	if (!any) {
+		/* ax_group_decide's fallback: the name. */
+		memset(&name_rule, 0, sizeof(name_rule));
+		name_rule.name = (char *)"name";
+		name_rule.fields[0].f = AX_GF_NAME;
+		name_rule.nfields = 1;
+		k_add(keys, ax_group_key(&name_rule, &in, NULL));
+	}
 }
 
 static int load(struct unit *u)
@@ -416,16 +493,16 @@ static int load(struct unit *u)
 
 	if (keys == NULL)
 		abort();
+	if (load_settings(u) != 0) {
+		cJSON_Delete(keys);
+		return -1;
+	}
 	for (i = 0; i < u->n; i++) {
 		const struct item *it = &u->items[i];
-		char *k;
 
 		if (!it->valid || !it->fresh || it->sig.kind != AX_KIND_ALERT)
 			continue;
-		k = group_key_of(&it->sig);
-		if (k != NULL && !cJSON_AddItemToArray(keys, cJSON_CreateString(k)))
-			abort();
-		free(k);
+		rule_keys(u, &it->sig, keys);
 	}
 	if (cJSON_GetArraySize(keys) == 0) {
 		cJSON_Delete(keys);
@@ -465,6 +542,7 @@ static int load(struct unit *u)
 		x->alert_count = strtol(PQgetvalue(res, i, 8), NULL, 10);
 		snprintf(x->opened_at, sizeof(x->opened_at), "%s", PQgetvalue(res, i, 9));
 		x->trace = dup_col(res, i, 10);
+		x->idle_s = strtod(PQgetvalue(res, i, 11), NULL);
 		if (!cJSON_AddItemToArray(ids, cJSON_CreateString(x->id)))
 			abort();
 	}
@@ -504,6 +582,7 @@ static int load(struct unit *u)
 									      AX_STATUS_RESOLVED;
 		if (ax_severity_parse(PQgetvalue(rr[0], i, 4), &a->sev) != 0)
 			a->sev = AX_SEV_INFO;
+		a->flap_count = strtol(PQgetvalue(rr[0], i, 5), NULL, 10);
 	}
 	for (i = 0; i < PQntuples(rr[1]); i++) {
 		struct inc *x = find_inc(u, PQgetvalue(rr[1], i, 0));
@@ -664,48 +743,120 @@ static struct inc *open_incident(struct unit *u, struct item *it, char *group_ke
 	return x;
 }
 
-/* 0, or -1 when the signal cannot be grouped (it->outcome says why). */
+/* ax_group_decide's view of the unit: the open incident holding the
+ * fingerprint (the fingerprint rule) or of the key, and its idleness. */
+static void *lookup_open(void *arg, const struct ax_group_rule *r, const char *key,
+			 const struct ax_group_input *in, double *idle_s)
+{
+	struct unit *u = arg;
+	struct inc *x;
+
+	if (ax_group_is_fingerprint(r)) {
+		struct alert *a = find_alert(u, in->fingerprint);
+
+		x = a != NULL ? a->inc : NULL;
+	} else {
+		x = find_open(u, key);
+	}
+	if (x != NULL)
+		*idle_s = x->idle_s;
+	return x;
+}
+
+static void touch(struct inc *x)
+{
+	x->dirty = 1;
+	x->touched = 1;
+	x->idle_s = 0;
+}
+
+/* Close stale, the open incident of the key an alert is about to open an
+ * incident under, which its rule's window refused: one open incident per
+ * key (incidents_open_group).  It is resolved like any incident (stage
+ * event, notify action), the reason saying why; its alerts keep their
+ * status.  it->inc is the incident being opened. */
+static void supersede(struct unit *u, struct item *it, struct inc *stale,
+		      const struct ax_group_decision *d)
+{
+	struct inc *x = it->inc;
+	cJSON *out = cJSON_CreateObject();
+
+	if (out == NULL)
+		abort();
+	stale->open = 0;
+	stale->dirty = 1;
+	stale->stage = "resolved";
+	now_text(stale->resolved_at);
+	cJSON_AddStringToObject(out, "reason", "superseded: no signal within window");
+	cJSON_AddStringToObject(out, "rule", d->rule != NULL ? d->rule->name : "name");
+	cJSON_AddStringToObject(out, "key", d->key);
+	cJSON_AddNumberToObject(out, "idle_s", (double)(long)d->stale_idle_s);
+	cJSON_AddNumberToObject(out, "window_s", (double)(d->rule != NULL ?
+		ax_group_window(&u->rules, d->rule) : u->rules.window_s));
+	cJSON_AddStringToObject(out, "superseded_by", x->id);
+	it->inc = stale;
+	add_stage(u, it, "resolved", out, ms_since(&it->t0));
+	add_action(u, it, "incident.resolved");
+	it->inc = x;
+	cJSON_Delete(out);
+}
+
+/* The alert fires again (or still) in its open incident. */
+static void refire(struct unit *u, struct item *it, struct alert *a)
+{
+	const struct ax_signal *s = &it->sig;
+	enum ax_status from = a->status;
+
+	it->inc = a->inc;
+	a->status = AX_STATUS_FIRING;
+	a->sev = s->severity;
+	if (s->summary != NULL)
+		a->summary = s->summary;
+	a->ends_at[0] = '\0';
+	a->last_signal = it->e->id;
+	a->dirty = 1;
+	if (from != AX_STATUS_FIRING) {
+		history(u, it, a, ax_status_str(from));
+		a->inc->firing++;
+	}
+	a->inc->sev = reason_severity_max(a->inc->sev, s->severity);
+	touch(a->inc);
+	it->outcome = "updated its alert";
+}
+
+/* 0, or -1 when the signal cannot be grouped (it->outcome says why).
+ * The tenant's rules (common/group.c) decide: the first rule whose
+ * incident is fresh attaches the alert, else it opens an incident under
+ * the first rule that applies; the alert row records the rule and the
+ * values that matched (incidents why). */
 static int on_firing(struct unit *u, struct item *it)
 {
 	const struct ax_signal *s = &it->sig;
-	struct alert *a = find_alert(u, s->fingerprint);
+	struct ax_group_input in;
+	struct ax_group_decision d;
+	struct alert *a;
 	struct inc *x;
-	char *group_key;
 	int created = 0;
 
-	if (a != NULL) {
-		/* The alert fires again (or still) in its open incident. */
-		enum ax_status from = a->status;
-
-		it->inc = a->inc;
-		a->status = AX_STATUS_FIRING;
-		a->sev = s->severity;
-		if (s->summary != NULL)
-			a->summary = s->summary;
-		a->ends_at[0] = '\0';
-		a->last_signal = it->e->id;
-		a->dirty = 1;
-		if (from != AX_STATUS_FIRING) {
-			history(u, it, a, ax_status_str(from));
-			a->inc->firing++;
-		}
-		a->inc->sev = reason_severity_max(a->inc->sev, s->severity);
-		a->inc->dirty = 1;
-		it->outcome = "updated its alert";
+	ax_group_input_of(&in, s);
+	ax_group_decide(&u->rules, &in, lookup_open, u, &d);
+	if (d.incident != NULL && d.rule != NULL && ax_group_is_fingerprint(d.rule)) {
+		refire(u, it, find_alert(u, s->fingerprint));
+		ax_group_decision_release(&d);
 		return 0;
 	}
-
-	group_key = group_key_of(s);
-	if (group_key == NULL) {
+	if (d.key == NULL) {
+		ax_group_decision_release(&d);
 		it->outcome = "signal has no service, host or name to group by";
 		return -1;
 	}
-	x = find_open(u, group_key);
-	if (x == NULL) {
-		x = open_incident(u, it, group_key);
+	if (d.incident == NULL) {
+		x = open_incident(u, it, ax_xstrdup(d.key));
 		created = 1;
+		if (d.stale != NULL)
+			supersede(u, it, d.stale, &d);
 	} else {
-		free(group_key);
+		x = d.incident;
 		it->inc = x;
 	}
 	a = alert_add(u);
@@ -718,11 +869,16 @@ static int on_firing(struct unit *u, struct item *it)
 	a->first = s;
 	a->summary = s->summary;
 	a->last_signal = it->e->id;
+	a->group_rule = ax_group_decision_rule(&d);     /* u->rules' or static */
+	a->group_match = ax_group_decision_match(&u->rules, &d);
+	if (d.stale != NULL)
+		cJSON_AddStringToObject(a->group_match, "superseded", ((struct inc *)d.stale)->id);
+	ax_group_decision_release(&d);
 	history(u, it, a, NULL);
 	x->alert_count++;
 	x->firing++;
 	x->sev = reason_severity_max(x->sev, s->severity);
-	x->dirty = 1;
+	touch(x);
 	if (created) {
 		classify(u, it);
 		add_action(u, it, "incident.opened");
@@ -751,7 +907,7 @@ static void on_resolved(struct unit *u, struct item *it)
 		now_text(a->ends_at);
 	a->last_signal = it->e->id;
 	a->dirty = 1;
-	x->dirty = 1;
+	touch(x);
 	if (a->status == AX_STATUS_FIRING) {
 		a->status = AX_STATUS_RESOLVED;
 		history(u, it, a, "firing");
@@ -790,7 +946,7 @@ static void queue_writes(struct unit *u)
 			.stage = x->stage, .group_key = x->group_key, .service = x->service,
 			.alert_count = x->alert_count, .opened_at = x->opened_at,
 			.resolved_at = x->resolved_at[0] != '\0' ? x->resolved_at : NULL,
-			.trace = x->trace,
+			.trace = x->trace, .touched = x->touched,
 		};
 
 		if (x->isnew)
@@ -805,7 +961,8 @@ static void queue_writes(struct unit *u)
 			.id = a->id, .incident_id = a->inc->id, .fingerprint = a->fp,
 			.status = ax_status_str(a->status), .severity = ax_severity_str(a->sev),
 			.summary = a->summary, .ends_at = a->ends_at[0] != '\0' ? a->ends_at : NULL,
-			.last_signal = a->last_signal,
+			.last_signal = a->last_signal, .flap_count = a->flap_count,
+			.group_rule = a->group_rule, .group_match = a->group_match,
 		};
 
 		if (a->isnew) {

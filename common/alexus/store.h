@@ -39,6 +39,8 @@ struct ax_incident_row {
 	const char *opened_at;    /* NULL: now() (inserts only) */
 	const char *resolved_at;  /* NULL while open */
 	const char *trace;
+	int touched;              /* a signal touched it: last_signal_at = now() */
+	const char *parent_id;    /* inserts only: the parent incident (0010), or NULL */
 };
 
 struct ax_alert_row {
@@ -57,6 +59,9 @@ struct ax_alert_row {
 	const char *starts_at;
 	const char *ends_at;
 	const char *last_signal;  /* UUID of the signal that changed it */
+	const char *group_rule;   /* inserts only: the rule that attached it, or "opened" */
+	const cJSON *group_match; /* inserts only: the values that matched; NULL = NULL */
+	long flap_count;          /* times it fired again within the flap window (0 keeps it) */
 };
 
 struct ax_history_row {
@@ -118,11 +123,12 @@ size_t ax_store_batch_rows(const struct ax_store_batch *b);
  * statement: ax_store_write reports it as AX_EDUP. */
 void ax_store_incident_insert(struct ax_store_batch *b, const struct ax_incident_row *r);
 /* New values for an existing incident: status, severity, category,
- * confidence, stage, alert_count, resolved_at (updated_at = now()). */
+ * confidence, stage, alert_count, resolved_at (updated_at = now(); and
+ * last_signal_at = now() when touched). */
 void ax_store_incident_update(struct ax_store_batch *b, const struct ax_incident_row *r);
 void ax_store_alert_insert(struct ax_store_batch *b, const struct ax_alert_row *r);
 /* New values for an existing alert: status, severity, summary (NULL keeps
- * it), ends_at, last_signal (updated_at = now()). */
+ * it), ends_at, last_signal, flap_count (updated_at = now()). */
 void ax_store_alert_update(struct ax_store_batch *b, const struct ax_alert_row *r);
 void ax_store_history(struct ax_store_batch *b, const struct ax_history_row *r);
 void ax_store_event(struct ax_store_batch *b, const struct ax_event_row *r);

@@ -1,4 +1,5 @@
-/* ctl_report.c - `alexusctl incidents list` and `alexusctl audit verify`.
+/* ctl_report.c - `alexusctl incidents list` and `alexusctl audit verify`
+ * (`incidents why` is ctl_why.c).
  *
  * Design: both read through the application role (ALEXUS_DATABASE_URL) in
  * a transaction scoped to the tenant, exactly as the daemons do, so what
@@ -38,10 +39,12 @@
 #include <cjson/cJSON.h>
 
 #include "ctl.h"
+#include "ctl_why.h"
 #include "alexus/json.h"
 #include "alexus/keys.h"
 
-#define INCIDENTS_USAGE "incidents list --tenant NAME [--json] [--status open|resolved] [--limit N]"
+#define INCIDENTS_USAGE "incidents list --tenant NAME [--json] [--status open|resolved] " \
+	"[--limit N]\n       alexusctl " WHY_USAGE
 #define AUDIT_USAGE "audit verify [--tenant NAME]"
 #define LIMIT_DEFAULT 50
 #define LIMIT_MAX 10000
@@ -125,6 +128,8 @@ int ctl_incidents(struct ctl *c, int argc, char **argv)
 
 	if (argc < 2)
 		return ctl_usage(INCIDENTS_USAGE, "missing subcommand");
+	if (strcmp(argv[1], "why") == 0)
+		return ctl_incidents_why(c, argc - 1, argv + 1);
 	if (strcmp(argv[1], "list") != 0)
 		return ctl_usage(INCIDENTS_USAGE, "unknown subcommand '%s'", argv[1]);
 	argc--;

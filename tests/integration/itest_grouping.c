@@ -1,0 +1,430 @@
+/* itest_grouping.c - explainable grouping on the real servers: one
+ * alexus-reason consumes signals appended to alexus:signals, and
+ * `alexusctl incidents why` must say, per alert, the rule that attached it
+ * and the values that matched.
+ *
+ *   - default rules: alerts join by fingerprint, service, namespace+host,
+ *     host and name, each incident opened by its first alert;
+ *   - tenant rules (tenant_settings.grouping_rules): the sender's group key
+ *     (Alertmanager's groupKey in raw) puts two services in one incident;
+ *   - a stale window: an incident that saw no signal within the window is
+ *     closed ("superseded") and the alert opens a new one;
+ *   - rules the loader refuses leave the tenant on the defaults. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "alexus/hash.h"
+#include "alexus/json.h"
+#include "alexus/keys.h"
+#include "alexus/stream.h"
+#include "harness.h"
+
+#define WAIT_MS 20000
+
+static redisContext *redis;
+static PGconn *app, *admin;
+static struct h_proc reason;
+
+struct sig {
+	const char *name, *status, *service, *ns, *host, *fp_seed, *group_key;
+};
+
+static long long appended;
+
+static void xadd(const char *tenant, const struct sig *s)
+{
+	char fp[AX_SHA256_HEX], trace[40], id[AX_UUID_LEN], *data;
+	cJSON *o = cJSON_CreateObject(), *labels;
+	redisReply *r;
+
+	ax_uuid4(id);
+	ax_sha256_hex(s->fp_seed, strlen(s->fp_seed), fp);
+	snprintf(trace, sizeof(trace), "trace-%.8s", id);
+	cJSON_AddStringToObject(o, "name", s->name);
+	cJSON_AddStringToObject(o, "status", s->status != NULL ? s->status : "firing");
+	cJSON_AddStringToObject(o, "severity", "warning");
+	cJSON_AddStringToObject(o, "summary", s->name);
+	if (s->service != NULL)
+		cJSON_AddStringToObject(o, "service", s->service);
+	if (s->ns != NULL)
+		cJSON_AddStringToObject(o, "namespace", s->ns);
+	if (s->host != NULL)
+		cJSON_AddStringToObject(o, "host", s->host);
+	labels = cJSON_AddObjectToObject(o, "labels");
+	cJSON_AddStringToObject(labels, "alertname", s->name);
+	cJSON_AddStringToObject(o, "source", "alertmanager");
+	cJSON_AddStringToObject(o, "fingerprint", fp);
+	if (s->group_key != NULL) {
+		cJSON *raw = cJSON_AddObjectToObject(o, "raw");
+
+		cJSON_AddStringToObject(raw, "receiver", "alexus");
+		cJSON_AddStringToObject(raw, "groupKey", s->group_key);
+	}
+	data = ax_json_print(o);
+	cJSON_Delete(o);
+	r = redisCommand(redis, "XADD %s * v 1 tenant %s id %s kind alert trace %s data %s",
+			 AX_STREAM_SIGNALS, tenant, id, trace, data);
+	free(data);
+	assert_non_null(r);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	freeReplyObject(r);
+	appended++;
+}
+
+static int all_settled(void *arg)
+{
+	long long read, pending;
+	char err[256];
+
+	(void)arg;
+	if (ax_group_progress(redis, AX_STREAM_SIGNALS, AX_GROUP_REASON, &read, &pending, err,
+			      sizeof(err)) != AX_OK)
+		return 0;
+	return read >= appended && pending == 0;
+}
+
+static void settle(void)
+{
+	if (!h_wait_until(all_settled, NULL, WAIT_MS)) {
+		h_dump_log(&reason);
+		fail_msg("reason did not settle every entry");
+	}
+}
+
+static long q(const char *tenant, const char *sql)
+{
+	return h_pg_long(app, tenant, sql, 0, NULL);
+}
+
+/* The id of the open incident whose group_key is key ("" when none). */
+static void incident_of(const char *tenant, const char *key, const char *status, char *out)
+{
+	const char *p[2] = { key, status };
+	PGresult *r = h_pg_q(app, tenant, "SELECT id FROM incidents WHERE group_key = $1 AND "
+			     "status = $2 ORDER BY opened_at DESC LIMIT 1", 2, p);
+
+	out[0] = '\0';
+	if (PQntuples(r) == 1)
+		snprintf(out, AX_UUID_LEN, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	if (out[0] == '\0')
+		fail_msg("tenant %s has no %s incident of key %s", tenant, status, key);
+}
+
+/* `alexusctl incidents why ID --tenant T --json`, parsed. */
+static cJSON *why_json(const char *tenant, const char *id)
+{
+	char *out = NULL;
+	cJSON *j;
+
+	assert_int_equal(h_ctl(&out, "incidents", "why", id, "--tenant", tenant, "--json", NULL),
+			 0);
+	j = cJSON_Parse(out);
+	if (j == NULL)
+		fail_msg("incidents why --json printed no JSON: %s", out);
+	free(out);
+	return j;
+}
+
+static char *why_text(const char *tenant, const char *id)
+{
+	char *out = NULL;
+
+	assert_int_equal(h_ctl(&out, "incidents", "why", id, "--tenant", tenant, NULL), 0);
+	return out;
+}
+
+/* Alert i of a why document: its name, rule and key. */
+static void expect_alert(const cJSON *why, int i, const char *name, const char *rule,
+			 const char *key)
+{
+	const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(why, "alerts"), i);
+	const cJSON *m;
+
+	assert_non_null(a);
+	assert_string_equal(ax_json_str(a, "name"), name);
+	assert_string_equal(ax_json_str(a, "rule"), rule);
+	assert_int_equal(strlen(ax_json_str(a, "fingerprint")), 64);
+	assert_non_null(ax_json_str(a, "at"));
+	m = cJSON_GetObjectItem(a, "match");
+	assert_string_equal(ax_json_str(m, "key"), key);
+}
+
+static void start_reason(void)
+{
+	const char *env[] = { "ALEXUS_BLOCK_MS=100", "ALEXUS_CLAIM_IDLE_MS=60000",
+			      "ALEXUS_BATCH=64", "ALEXUS_CONSUMER=grouping", NULL };
+	appended = h_redis_int(redis, "XLEN %s", AX_STREAM_SIGNALS);
+	h_spawn(&reason, "alexus-reason", env);
+}
+
+static void test_default_rules(void **state)
+{
+	static const struct sig story[] = {
+		{ "HighLatency", NULL, "pay", "prod", "h9", "d1", NULL },
+		{ "ErrorRate", NULL, "pay", NULL, NULL, "d2", NULL },
+		{ "DiskFull", NULL, NULL, "prod", "h1", "d3", NULL },
+		{ "MemoryHigh", NULL, NULL, "prod", "h1", "d4", NULL },
+		{ "CPUHigh", NULL, NULL, NULL, "h2", "d5", NULL },
+		{ "LoadHigh", NULL, NULL, NULL, "h2", "d6", NULL },
+		{ "Watchdog", NULL, NULL, NULL, NULL, "d7", NULL },
+		{ "Watchdog", NULL, NULL, "other", NULL, "d8", NULL },
+		{ "HighLatency", NULL, "pay", "prod", "h9", "d1", NULL },   /* again */
+	};
+	char t[64], id[AX_UUID_LEN];
+	cJSON *w;
+	char *text;
+	size_t i;
+
+	(void)state;
+	h_tenant_new("grp", NULL, t);
+	for (i = 0; i < sizeof(story) / sizeof(story[0]); i++)
+		xadd(t, &story[i]);
+	settle();
+	assert_int_equal(q(t, "SELECT count(*) FROM incidents WHERE status = 'open'"), 4);
+	assert_int_equal(q(t, "SELECT count(*) FROM alerts"), 8);
+
+	incident_of(t, "service:pay", "open", id);
+	w = why_json(t, id);
+	assert_string_equal(ax_json_str(w, "group_key"), "service:pay");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(w, "alerts")), 2);
+	expect_alert(w, 0, "HighLatency", "opened", "service:pay");
+	expect_alert(w, 1, "ErrorRate", "service", "service:pay");
+	/* The values that matched: the service, and the rule's window. */
+	{
+		const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(
+			cJSON_GetObjectItem(w, "alerts"), 1), "match");
+
+		assert_string_equal(ax_json_str(cJSON_GetObjectItem(m, "values"), "service"), "pay");
+		assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "window_s")),
+				 300);
+		assert_string_equal(ax_json_str(cJSON_GetObjectItem(cJSON_GetArrayItem(
+			cJSON_GetObjectItem(w, "alerts"), 0), "match"), "rule"), "service");
+	}
+	cJSON_Delete(w);
+	text = why_text(t, id);
+	assert_non_null(strstr(text, "key service:pay"));
+	assert_non_null(strstr(text, "service=pay (opened under rule service)"));
+	assert_non_null(strstr(text, "ErrorRate"));
+	assert_non_null(strstr(text, "service=pay (idle "));
+	free(text);
+
+	incident_of(t, "namespace+host:prod/h1", "open", id);
+	w = why_json(t, id);
+	expect_alert(w, 0, "DiskFull", "opened", "namespace+host:prod/h1");
+	expect_alert(w, 1, "MemoryHigh", "namespace+host", "namespace+host:prod/h1");
+	cJSON_Delete(w);
+	text = why_text(t, id);
+	/* jsonb keeps its own key order */
+	assert_non_null(strstr(text, "host=h1 namespace=prod"));
+	free(text);
+
+	incident_of(t, "host:h2", "open", id);
+	w = why_json(t, id);
+	expect_alert(w, 0, "CPUHigh", "opened", "host:h2");
+	expect_alert(w, 1, "LoadHigh", "host", "host:h2");
+	cJSON_Delete(w);
+
+	incident_of(t, "name:Watchdog", "open", id);
+	w = why_json(t, id);
+	expect_alert(w, 0, "Watchdog", "opened", "name:Watchdog");
+	expect_alert(w, 1, "Watchdog", "name", "name:Watchdog");
+	cJSON_Delete(w);
+
+	/* The repeat of d1 was the fingerprint rule: its alert, no new row. */
+	assert_int_equal(q(t, "SELECT count(*) FROM alerts WHERE name = 'HighLatency'"), 1);
+	assert_int_equal(q(t, "SELECT count(*) FROM alerts WHERE group_rule IS NULL OR "
+			      "group_match IS NULL"), 0);
+
+	/* Errors: an unknown id, a malformed one. */
+	{
+		char *out = NULL, other[AX_UUID_LEN];
+
+		ax_uuid4(other);
+		assert_int_equal(h_ctl(&out, "incidents", "why", other, "--tenant", t, NULL), 1);
+		free(out);
+		assert_int_equal(h_ctl(&out, "incidents", "why", "nope", "--tenant", t, NULL), 1);
+		free(out);
+		assert_int_equal(h_ctl(&out, "incidents", "why", "--tenant", t, NULL), 2);
+		free(out);
+	}
+}
+
+static void set_rules(const char *tenant, const char *rules)
+{
+	const char *p[2] = { tenant, rules };
+
+	PQclear(h_pg_q(admin, tenant, "INSERT INTO tenant_settings (tenant_id, grouping_rules) "
+		       "VALUES ($1, $2::jsonb) ON CONFLICT (tenant_id) DO UPDATE SET "
+		       "grouping_rules = excluded.grouping_rules", 2, p));
+}
+
+static void test_sender_key_rule(void **state)
+{
+	static const struct sig story[] = {
+		{ "KubePodCrashLooping", NULL, "cart", "shop", "n1", "s1", "{}:{namespace=\"shop\"}" },
+		{ "KubeDeploymentReplicasMismatch", NULL, "checkout", "shop", "n2", "s2",
+		  "{}:{namespace=\"shop\"}" },
+		{ "HighLatency", NULL, "checkout", "shop", "n2", "s3", NULL },
+	};
+	char t[64], id[AX_UUID_LEN];
+	cJSON *w;
+	size_t i;
+
+	(void)state;
+	h_tenant_new("grp", NULL, t);
+	set_rules(t, "[{\"name\":\"fingerprint\",\"fields\":[\"fingerprint\"],\"window_s\":0},"
+		  "{\"name\":\"sender\",\"fields\":[\"sender_key\"]},"
+		  "{\"name\":\"service\",\"fields\":[\"service\"],\"window_s\":600}]");
+	for (i = 0; i < sizeof(story) / sizeof(story[0]); i++)
+		xadd(t, &story[i]);
+	settle();
+	/* cart and checkout in the sender's group; the third alert has no
+	 * group key and opens by service. */
+	assert_int_equal(q(t, "SELECT count(*) FROM incidents"), 2);
+	incident_of(t, "sender:{}:{namespace=\"shop\"}", "open", id);
+	w = why_json(t, id);
+	expect_alert(w, 0, "KubePodCrashLooping", "opened", "sender:{}:{namespace=\"shop\"}");
+	expect_alert(w, 1, "KubeDeploymentReplicasMismatch", "sender",
+		     "sender:{}:{namespace=\"shop\"}");
+	assert_string_equal(ax_json_str(cJSON_GetObjectItem(cJSON_GetObjectItem(
+		cJSON_GetArrayItem(cJSON_GetObjectItem(w, "alerts"), 1), "match"), "values"),
+		"sender_key"), "{}:{namespace=\"shop\"}");
+	cJSON_Delete(w);
+	incident_of(t, "service:checkout", "open", id);
+	w = why_json(t, id);
+	expect_alert(w, 0, "HighLatency", "opened", "service:checkout");
+	cJSON_Delete(w);
+
+	/* Rules the loader refuses (an unknown field passes the CHECK's
+	 * shape test): the tenant is grouped by the defaults, with a warning. */
+	set_rules(t, "[{\"name\":\"x\",\"fields\":[\"servce\"]}]");
+	{
+		struct sig s = { "Lag", NULL, "queue", NULL, NULL, "s4", NULL };
+
+		xadd(t, &s);
+	}
+	settle();
+	incident_of(t, "service:queue", "open", id);
+	{
+		char *log = h_read_file(reason.log, NULL);
+
+		assert_non_null(strstr(log, "grouping_rules[0].fields[0]: unknown field"));
+		assert_non_null(strstr(log, "servce"));
+		free(log);
+	}
+	/* A wrong shape is refused by the database itself. */
+	{
+		const char *p[1] = { t };
+		PGresult *r;
+
+		PQclear(PQexec(admin, "BEGIN"));
+		PQclear(PQexecParams(admin, "SELECT set_config('app.tenant_id', $1, true)", 1, NULL,
+				     p, NULL, NULL, 0));
+		r = PQexecParams(admin, "UPDATE tenant_settings SET grouping_rules = "
+				 "'{\"a\":1}' WHERE tenant_id = $1", 1, NULL, p, NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+		assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23514");
+		PQclear(r);
+		PQclear(PQexec(admin, "ROLLBACK"));
+	}
+}
+
+static void test_stale_window(void **state)
+{
+	struct sig a = { "HighLatency", NULL, "pay", NULL, NULL, "w1", NULL };
+	struct sig b = { "ErrorRate", NULL, "pay", NULL, NULL, "w2", NULL };
+	char t[64], old[AX_UUID_LEN], neu[AX_UUID_LEN];
+	const char *p[1];
+	cJSON *w, *m;
+	char *text;
+
+	(void)state;
+	h_tenant_new("grp", NULL, t);
+	xadd(t, &a);
+	settle();
+	incident_of(t, "service:pay", "open", old);
+	/* Its last signal an hour ago: older than the 300 s window. */
+	p[0] = old;
+	PQclear(h_pg_q(admin, t, "UPDATE incidents SET last_signal_at = now() - interval '1 hour' "
+		       "WHERE id = $1::uuid", 1, p));
+	xadd(t, &b);
+	settle();
+	assert_int_equal(q(t, "SELECT count(*) FROM incidents"), 2);
+	incident_of(t, "service:pay", "open", neu);
+	assert_string_not_equal(old, neu);
+	assert_int_equal(h_pg_long(app, t, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
+				   "status = 'resolved' AND resolved_at IS NOT NULL", 1, p), 1);
+	assert_int_equal(h_pg_long(app, t, "SELECT count(*) FROM incident_events WHERE "
+				   "incident_id = $1::uuid AND stage = 'resolved' AND "
+				   "output->>'reason' = 'superseded: no signal within window' AND "
+				   "(output->>'idle_s')::int >= 3600 AND "
+				   "(output->>'window_s')::int = 300", 1, p), 1);
+	w = why_json(t, neu);
+	expect_alert(w, 0, "ErrorRate", "opened", "service:pay");
+	m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(w, "alerts"), 0), "match");
+	assert_string_equal(ax_json_str(m, "superseded"), old);
+	assert_string_equal(ax_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(m, "refused"), 0),
+					"rule"), "service");
+	cJSON_Delete(w);
+	text = why_text(t, old);
+	assert_non_null(strstr(text, "closed: superseded: no signal within window"));
+	assert_non_null(strstr(text, neu));
+	free(text);
+	text = why_text(t, neu);
+	assert_non_null(strstr(text, "refused service:pay by service: idle "));
+	free(text);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (ax_hash_init() != 0)
+		return -1;
+	redis = h_redis();
+	app = h_pg_app();
+	admin = h_pg_admin();
+	if (redis == NULL || app == NULL || admin == NULL)
+		return -1;
+	start_reason();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (reason.pid > 0) {
+		h_stop(&reason, SIGTERM, WAIT_MS);
+		if (h_log_has_sanitizer_report(&reason)) {
+			h_dump_log(&reason);
+			return -1;
+		}
+	}
+	if (redis != NULL)
+		redisFree(redis);
+	if (app != NULL)
+		PQfinish(app);
+	if (admin != NULL)
+		PQfinish(admin);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default_rules),
+		cmocka_unit_test(test_sender_key_rule),
+		cmocka_unit_test(test_stale_window),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
