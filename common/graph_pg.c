@@ -32,14 +32,14 @@
  * LRU eviction) and refreshed before every search from the change stamps
  * of 0005: one small query for the tenant's (version, deletes); if they
  * moved, only rows stamped after the version held are fetched (a full
- * reload after any delete).  Rows are fetched in binary (real[] as float4
- * bytes rather than 15 KiB of text to parse) and one at a time (libpq
- * single-row mode), so a first load of 100,000 rows never holds the whole
- * result in memory.  libpq has no decoder for binary arrays; the format
- * (array_send in PostgreSQL's arrayfuncs.c) is small and fixed, so it is
- * read and written here. */
+ * reload after any delete).  Vectors are stored as bytea, 1,536
+ * little-endian float32 (0012; as real[] the server sent every row through
+ * array_send element by element, 5.6 s for a first load of 100,000), and
+ * fetched in binary, so a row arrives as its stored bytes and decoding is
+ * a copy; and one at a time (libpq single-row mode), so a first load of
+ * 100,000 rows never holds the whole result in memory. */
 #define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
-#include <arpa/inet.h>
+#include <endian.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,7 +55,6 @@
 #include "alexus/pg.h"
 #include "alexus/vec.h"
 
-#define FLOAT4OID 700
 #define WRITERS_FIRST PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
 #define NKINDS 3   /* items, issues, docs: index 0, 1, 2 */
 #define STR_(x) #x
@@ -113,9 +112,9 @@ static void pg_close(void *be)
 
 /* Upserts are multi-row INSERT statements of up to ROWS_MAX rows each
  * (one round trip and one plan per chunk rather than per row), with every
- * embedding sent as a binary real[] (array_send format, the same one
- * decode_vec reads): formatting 1,536 floats as text and parsing them back
- * cost more than the rest of the write.  A statement with ON CONFLICT DO
+ * embedding sent in binary as the bytea it is stored as (vec_binary, the
+ * format decode_vec reads): formatting 1,536 floats as text and parsing
+ * them back cost more than the rest of the write.  A statement with ON CONFLICT DO
  * UPDATE may not touch a row twice, so a chunk of such a table ends before
  * an id that is already in it (a batch may name an id twice; the later
  * entry wins, as it would row by row).
@@ -126,9 +125,9 @@ static void pg_close(void *be)
  * names the entry exactly as before ("item 'x': ...", "relation 'a'
  * depends_on 'b': no item 'b'").  Only failing upserts pay for it. */
 
-#define ROWS_MAX 500               /* rows per statement: ~6 MiB of vectors */
-#define VEC_BIN_LEN (20 + AX_EMBED_DIM * 8)
-#define FLOAT4ARRAYOID 1021
+#define ROWS_MAX 500               /* rows per statement: ~3 MiB of vectors */
+#define VEC_BIN_LEN (AX_EMBED_DIM * 4)
+#define BYTEAOID 17
 #define RETRIES_MAX 4
 
 enum { SEC_ITEMS, SEC_RELATIONS, SEC_ISSUES, SEC_LINKS, SEC_DOCS, NSECS };
@@ -143,7 +142,7 @@ static const struct section {
 	[SEC_ITEMS] = {
 		"INSERT INTO configuration_items AS c (tenant_id, id, type, name, attributes,"
 		" embedding, embedder) VALUES ",
-		"($1, ?, ?, ?, coalesce(?::jsonb, '{}'::jsonb), ?::real[], $2)",
+		"($1, ?, ?, ?, coalesce(?::jsonb, '{}'::jsonb), ?::bytea, $2)",
 		" ON CONFLICT (tenant_id, id) DO UPDATE SET type = EXCLUDED.type,"
 		" name = EXCLUDED.name, attributes = EXCLUDED.attributes,"
 		" embedding = EXCLUDED.embedding, embedder = EXCLUDED.embedder"
@@ -161,7 +160,7 @@ static const struct section {
 	[SEC_ISSUES] = {
 		"INSERT INTO graph_issues AS g (tenant_id, id, kind, title, body, fix, embedding,"
 		" embedder) VALUES ",
-		"($1, ?, ?, ?, ?, ?, ?::real[], $2)",
+		"($1, ?, ?, ?, ?, ?, ?::bytea, $2)",
 		" ON CONFLICT (tenant_id, id) DO UPDATE SET kind = EXCLUDED.kind,"
 		" title = EXCLUDED.title, body = EXCLUDED.body, fix = EXCLUDED.fix,"
 		" embedding = EXCLUDED.embedding, embedder = EXCLUDED.embedder"
@@ -179,7 +178,7 @@ static const struct section {
 	[SEC_DOCS] = {
 		"INSERT INTO knowledge_docs AS d (tenant_id, id, title, body, source, embedding,"
 		" embedder) VALUES ",
-		"($1, ?, ?, ?, ?, ?::real[], $2)",
+		"($1, ?, ?, ?, ?, ?::bytea, $2)",
 		" ON CONFLICT (tenant_id, id) DO UPDATE SET title = EXCLUDED.title,"
 		" body = EXCLUDED.body, source = EXCLUDED.source, embedding = EXCLUDED.embedding,"
 		" embedder = EXCLUDED.embedder"
@@ -234,29 +233,18 @@ static void param(struct stmt *st, const char *v, int len, int fmt, Oid type)
 	st->types[st->n++] = type;
 }
 
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	v = htonl(v);
-	memcpy(p, &v, 4);
-}
-
-/* v as a binary one-dimensional float4[] of AX_EMBED_DIM (array_send). */
+/* v as the stored form of a vector (0012): AX_EMBED_DIM float32,
+ * little-endian, VEC_BIN_LEN bytes. */
 static void vec_binary(const float *v, unsigned char *out)
 {
 	size_t i;
 
-	put_be32(out, 1);              /* dimensions */
-	put_be32(out + 4, 0);          /* no NULLs */
-	put_be32(out + 8, FLOAT4OID);
-	put_be32(out + 12, AX_EMBED_DIM);
-	put_be32(out + 16, 1);         /* lower bound */
-	out += 20;
-	for (i = 0; i < AX_EMBED_DIM; i++, out += 8) {
+	for (i = 0; i < AX_EMBED_DIM; i++, out += 4) {
 		uint32_t u;
 
 		memcpy(&u, &v[i], 4);
-		put_be32(out, 4);
-		put_be32(out + 4, u);
+		u = htole32(u);
+		memcpy(out, &u, 4);
 	}
 }
 
@@ -321,7 +309,7 @@ static void add_row(const struct up *u, int sec, size_t i, size_t slot, struct s
 		snprintf(num, sizeof(num), "$%d", st->n + 1);
 		sql_add(st, num, strlen(num));
 		if (k == vecat)
-			param(st, (const char *)vb, VEC_BIN_LEN, 1, FLOAT4ARRAYOID);
+			param(st, (const char *)vb, VEC_BIN_LEN, 1, BYTEAOID);
 		else
 			param(st, p[k], 0, 0, 0);
 		k++;
@@ -772,32 +760,19 @@ static ax_err pg_search_text(void *be, const char *tenant, const char *query, in
 
 /* ---------------------------------------------------------------- vectors */
 
-static uint32_t be32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return ntohl(v);
-}
-
-/* Decode a binary float4[] of AX_EMBED_DIM elements (array_send format:
- * ndim, has-null flag, element type oid, then per dimension its length
- * and lower bound, then per element a length and the big-endian float).
- * 0 on success, -1 if it is anything else. */
+/* Decode a stored vector (vec_binary's format: AX_EMBED_DIM little-endian
+ * float32).  0 on success, -1 if it is anything else. */
 static int decode_vec(const unsigned char *p, size_t len, float *out)
 {
-	size_t i, need = 20 + (size_t)AX_EMBED_DIM * 8;
+	size_t i;
 
-	if (len != need || be32(p) != 1 || be32(p + 8) != FLOAT4OID ||
-	    be32(p + 12) != AX_EMBED_DIM)
+	if (len != VEC_BIN_LEN)
 		return -1;
-	p += 20;
-	for (i = 0; i < AX_EMBED_DIM; i++, p += 8) {
+	for (i = 0; i < AX_EMBED_DIM; i++, p += 4) {
 		uint32_t u;
 
-		if (be32(p) != 4)
-			return -1;   /* a NULL element (-1) or a bad length */
-		u = be32(p + 4);
+		memcpy(&u, p, 4);
+		u = le32toh(u);
 		memcpy(&out[i], &u, sizeof(u));
 	}
 	return 0;

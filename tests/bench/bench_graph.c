@@ -598,7 +598,7 @@ static void peer(const char *tenant)
 {
 	static const char sql[] =
 		"SELECT id, s FROM (SELECT id, (SELECT sum(a * b) / sqrt(sum(a * a) * sum(b * b))"
-		" FROM unnest(c.embedding, $1::real[]) AS t(a, b)) AS s"
+		" FROM unnest(graph_vector_real(c.embedding), $1::real[]) AS t(a, b)) AS s"
 		" FROM (SELECT id, embedding FROM configuration_items ORDER BY id LIMIT "
 		"5000) c) x ORDER BY s DESC, id LIMIT 10";
 	PGconn *c = connect_url("ALEXUS_DATABASE_URL");
@@ -614,7 +614,8 @@ static void peer(const char *tenant)
 
 	PQclear(q(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK));
 	PQclear(q(c, "SELECT set_config('app.tenant_id', $1, true)", 1, p, PGRES_TUPLES_OK));
-	r = PQexecParams(c, "SELECT id, embedding FROM configuration_items ORDER BY id LIMIT 5000",
+	r = PQexecParams(c, "SELECT id, graph_vector_real(embedding) FROM configuration_items "
+			 "ORDER BY id LIMIT 5000",
 			 0, NULL, NULL, NULL, NULL, 1);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		die("peer sample: %s", PQerrorMessage(c));

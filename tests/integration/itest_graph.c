@@ -233,7 +233,7 @@ static void test_import_json(void **state)
 	assert_int_equal(count(tenant_a, "SELECT count(*) FROM graph_issues"), nlist("issues"));
 	assert_int_equal(count(tenant_a, "SELECT count(*) FROM knowledge_docs"), nlist("docs"));
 	assert_int_equal(count(tenant_a, "SELECT count(*) FROM configuration_items WHERE "
-				 "embedder = 'local-hash-v1' AND array_length(embedding, 1) = 1536"),
+				 "embedder = 'local-hash-v1' AND octet_length(embedding) = 6144"),
 			 nlist("items"));
 	/* Idempotent: the same file again changes no row. */
 	assert_int_equal(h_ctl(&out, "cmdb", "import", FIX "cmdb.json", "--tenant", tenant_a, NULL),

@@ -170,7 +170,7 @@ static void test_batched_upsert(void **state)
 				 "name = 'Service number ' || (attributes->>'rank') AND "
 				 "id = 'svc-' || lpad(attributes->>'rank', 4, '0') AND "
 				 "embedder = 'local-hash-v1' AND "
-				 "array_length(embedding, 1) = 1536"),
+				 "octet_length(embedding) = 6144"),
 			 NITEMS);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM ci_relations WHERE "
 		 "substr(from_id, 5)::int / 2 = substr(to_id, 5)::int");
