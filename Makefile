@@ -104,7 +104,7 @@ $(BUILD)/t/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/lib/receiver.o $(INGEST_LIB
 	      $(ACT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
-$(BUILD)/t/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJ) $(LIB)
+$(BUILD)/t/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJ) $(REASON_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 # Benchmark programs (run by scripts/bench-*, never by tests/run) may use

@@ -123,6 +123,12 @@ static const struct cfg_key cfg_table[] = {
 	  "consumer name in the stream group (default <hostname>-<pid>)", 0, check_consumer },
 	{ "ALEXUS_BATCH", CFG_INT, F(batch), "0", 0, 2000,
 	  "entries per XREADGROUP (0: the daemon's default, reason 256, act 16)", 0, NULL },
+	{ "ALEXUS_REASON_AGENTS", CFG_INT, F(reason_agents), "2", 0, 64,
+	  "reason: threads running the stages after classify (0: none here, other "
+	  "replicas' sweepers run them)", 0, NULL },
+	{ "ALEXUS_RUN_LEASE_S", CFG_INT, F(run_lease_s), "120", 1, 86400,
+	  "reason: seconds a worker holds a pipeline run; a crashed worker's runs are "
+	  "taken over after this (keep it above ALEXUS_LLM_TIMEOUT_MS)", 0, NULL },
 	{ "ALEXUS_BLOCK_MS", CFG_INT, F(block_ms), "1000", 1, 600000,
 	  "XREADGROUP BLOCK, ms", 0, NULL },
 	{ "ALEXUS_CLAIM_IDLE_MS", CFG_INT, F(claim_idle_ms), "30000", 1, 86400000,

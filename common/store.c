@@ -17,6 +17,8 @@ enum kind {
 	K_INCIDENT_INSERT,
 	K_ALERT_UPDATE,
 	K_ALERT_INSERT,
+	K_RUN,
+	K_DEPLOY,
 	K_HISTORY,
 	K_EVENT,
 	K_ANALYSIS,
@@ -68,6 +70,23 @@ static const char *const SQL[K_COUNT] = {
 		"service text, host text, namespace text, labels jsonb, source text, "
 		"starts_at timestamptz, ends_at timestamptz, last_signal uuid, group_rule text, "
 		"group_match jsonb, flap_count integer)",
+	[K_RUN] =
+		"INSERT INTO pipeline_runs (tenant_id, id, signal_id, incident_id, kind, stage, "
+		"input, trace, lease_until) "
+		"SELECT $1, r.id, r.signal_id, r.incident_id, r.kind, r.stage, r.input, r.trace, "
+		"CASE WHEN r.lease_s > 0 THEN now() + make_interval(secs => r.lease_s) END "
+		"FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, signal_id uuid, incident_id uuid, "
+		"kind text, stage text, input jsonb, trace text, lease_s integer)",
+	[K_DEPLOY] =
+		"INSERT INTO deploys (tenant_id, id, signal_id, kind, name, status, service, "
+		"namespace, host, version, labels, source, source_ref, at) "
+		"SELECT $1, r.id, r.signal_id, r.kind, r.name, r.status, r.service, r.namespace, "
+		"r.host, r.version, coalesce(r.labels, '{}'), r.source, r.source_ref, "
+		"coalesce(r.at, now()) "
+		"FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, signal_id uuid, kind text, "
+		"name text, status text, service text, namespace text, host text, version text, "
+		"labels jsonb, source text, source_ref jsonb, at timestamptz) "
+		"ON CONFLICT (tenant_id, signal_id) DO NOTHING",
 	[K_HISTORY] =
 		"INSERT INTO alert_history (tenant_id, alert_id, from_status, to_status, "
 		"signal_id, trace) "
@@ -78,27 +97,27 @@ static const char *const SQL[K_COUNT] = {
 		"ORDER BY r.n",
 	[K_EVENT] =
 		"INSERT INTO incident_events (tenant_id, incident_id, signal_id, stage, "
-		"input_digest, output, duration_ms, provider, fallback, trace) "
+		"input_digest, output, duration_ms, provider, fallback, trace, run_id) "
 		"SELECT $1, r.incident_id, r.signal_id, r.stage, r.input_digest, "
 		"coalesce(r.output, '{}'), r.duration_ms, coalesce(r.provider, 'heuristic'), "
-		"r.fallback, r.trace "
+		"r.fallback, r.trace, r.run_id "
 		"FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (incident_id uuid, "
 		"signal_id uuid, stage text, input_digest text, output jsonb, duration_ms real, "
-		"provider text, fallback boolean, trace text)) "
+		"provider text, fallback boolean, trace text, run_id uuid)) "
 		"WITH ORDINALITY AS r(incident_id, signal_id, stage, input_digest, output, "
-		"duration_ms, provider, fallback, trace, n) "
+		"duration_ms, provider, fallback, trace, run_id, n) "
 		"ORDER BY r.n",
 	[K_ANALYSIS] =
-		"INSERT INTO analysis_runs (tenant_id, id, incident_id, provider, model, "
-		"fallback_used, fallback_reason, tokens_in, tokens_out, cost_usd, confidence, "
-		"confidence_parts, duration_ms, trace) "
-		"SELECT $1, r.id, r.incident_id, r.provider, r.model, r.fallback_used, "
-		"r.fallback_reason, r.tokens_in, r.tokens_out, r.cost_usd, r.confidence, "
-		"coalesce(r.confidence_parts, '{}'), r.duration_ms, r.trace "
-		"FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, incident_id uuid, provider text, "
-		"model text, fallback_used boolean, fallback_reason text, tokens_in integer, "
-		"tokens_out integer, cost_usd numeric, confidence real, confidence_parts jsonb, "
-		"duration_ms real, trace text)",
+		"INSERT INTO analysis_runs (tenant_id, id, incident_id, pipeline_run_id, provider, "
+		"model, fallback_used, fallback_reason, tokens_in, tokens_out, cost_usd, "
+		"confidence, confidence_parts, duration_ms, trace) "
+		"SELECT $1, r.id, r.incident_id, r.pipeline_run_id, r.provider, r.model, "
+		"r.fallback_used, r.fallback_reason, r.tokens_in, r.tokens_out, r.cost_usd, "
+		"r.confidence, coalesce(r.confidence_parts, '{}'), r.duration_ms, r.trace "
+		"FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, incident_id uuid, "
+		"pipeline_run_id uuid, provider text, model text, fallback_used boolean, "
+		"fallback_reason text, tokens_in integer, tokens_out integer, cost_usd numeric, "
+		"confidence real, confidence_parts jsonb, duration_ms real, trace text)",
 	[K_ACTION] =
 		"INSERT INTO actions (tenant_id, id, incident_id, signal_id, type, status, "
 		"payload, trace) "
@@ -268,6 +287,39 @@ void ax_store_alert_update(struct ax_store_batch *b, const struct ax_alert_row *
 	alert(row(b, K_ALERT_UPDATE), r);
 }
 
+void ax_store_run(struct ax_store_batch *b, const struct ax_run_row *r)
+{
+	cJSON *o = row(b, K_RUN);
+
+	str(o, "id", r->id);
+	str(o, "signal_id", r->signal_id);
+	str(o, "incident_id", r->incident_id);
+	str(o, "kind", r->kind);
+	str(o, "stage", r->stage);
+	obj(o, "input", r->input);
+	str(o, "trace", r->trace);
+	num(o, "lease_s", r->lease_s);
+}
+
+void ax_store_deploy(struct ax_store_batch *b, const struct ax_deploy_row *r)
+{
+	cJSON *o = row(b, K_DEPLOY);
+
+	str(o, "id", r->id);
+	str(o, "signal_id", r->signal_id);
+	str(o, "kind", r->kind);
+	str(o, "name", r->name);
+	str(o, "status", r->status);
+	str(o, "service", r->service);
+	str(o, "namespace", r->namespace_);
+	str(o, "host", r->host);
+	str(o, "version", r->version);
+	obj(o, "labels", r->labels);
+	str(o, "source", r->source);
+	obj(o, "source_ref", r->source_ref);
+	str(o, "at", r->at);
+}
+
 void ax_store_history(struct ax_store_batch *b, const struct ax_history_row *r)
 {
 	cJSON *o = row(b, K_HISTORY);
@@ -293,6 +345,7 @@ void ax_store_event(struct ax_store_batch *b, const struct ax_event_row *r)
 	if (cJSON_AddBoolToObject(o, "fallback", r->fallback != 0) == NULL)
 		abort();
 	str(o, "trace", r->trace);
+	str(o, "run_id", r->run_id);
 }
 
 void ax_store_analysis(struct ax_store_batch *b, const struct ax_analysis_row *r)
@@ -301,6 +354,7 @@ void ax_store_analysis(struct ax_store_batch *b, const struct ax_analysis_row *r
 
 	str(o, "id", r->id);
 	str(o, "incident_id", r->incident_id);
+	str(o, "pipeline_run_id", r->run_id);
 	str(o, "provider", r->provider);
 	str(o, "model", r->model);
 	if (cJSON_AddBoolToObject(o, "fallback_used", r->fallback_used != 0) == NULL)

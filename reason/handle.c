@@ -52,6 +52,7 @@
 #include <time.h>
 
 #include "reason.h"
+#include "run.h"
 #include "classify.h"
 #include "heuristic.h"
 #include "incident.h"
@@ -78,7 +79,7 @@ static const char Q_SEEN[] =
 	"WHERE signal_id = ANY (ARRAY("
 	"SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x))";
 static const char Q_PENDING[] =
-	"SELECT signal_id, id, payload::text, trace FROM actions "
+	"SELECT signal_id, id, payload::text, trace, type FROM actions "
 	"WHERE signal_id = ANY (ARRAY("
 	"SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x)) "
 	"AND status = 'pending' ORDER BY created_at, id";
@@ -158,6 +159,7 @@ struct item {
 	const char *category;       /* set when it opened an incident */
 	double confidence;
 	int nact;
+	char run[AX_UUID_LEN];      /* the pipeline run it started, "" for none */
 };
 
 struct out_action {
@@ -255,6 +257,7 @@ static void unit_reset(struct unit *u)
 		u->items[i].inc = NULL;
 		u->items[i].category = NULL;
 		u->items[i].nact = 0;
+		u->items[i].run[0] = '\0';
 	}
 	if (u->pending != NULL)
 		PQclear(u->pending);
@@ -602,15 +605,19 @@ static void add_stage(struct unit *u, struct item *it, const char *stage, const 
 		      double duration_ms)
 {
 	const struct ax_entry *e = it->e;
+	const char *incident = it->inc != NULL ? it->inc->id : NULL;
 	struct ax_event_row ev = {
-		.incident_id = it->inc->id, .signal_id = e->id, .stage = stage,
+		.incident_id = incident, .signal_id = e->id, .stage = stage,
 		.input_digest = it->digest, .output = output, .duration_ms = duration_ms,
 		.provider = "heuristic", .fallback = 0, .trace = e->trace,
+		.run_id = it->run[0] != '\0' ? it->run : NULL,
 	};
 	cJSON *pub;
 
 	ax_store_event(u->w, &ev);
-	pub = reason_stage_event(u->tenant, it->inc->id, stage, e->id, e->trace, output);
+	pub = reason_stage_event(u->tenant, incident, stage, e->id, e->trace, output);
+	if (it->run[0] != '\0' && cJSON_AddStringToObject(pub, "run_id", it->run) == NULL)
+		abort();
 	u->events = grow(u->events, &u->capev, u->nev + 1, sizeof(*u->events));
 	u->events[u->nev++] = ax_json_print(pub);
 	cJSON_Delete(pub);
@@ -668,6 +675,28 @@ static void history(struct unit *u, const struct item *it, const struct alert *a
 	ax_store_history(u->w, &h);
 }
 
+/* The pipeline run that takes it from here (reason/run.c): stage
+ * classify is done in this transaction, the rest after COMMIT.  The run
+ * keeps the signal (without the sender's raw payload), as the entry will
+ * be gone.  Leased to this process (ALEXUS_RUN_LEASE_S) when it has a runner
+ * to hand it to, so another replica's sweeper leaves it alone unless
+ * this process dies first. */
+static void start_run(struct unit *u, struct item *it, const char *kind)
+{
+	cJSON *input = ax_signal_to_json(&it->sig);
+	struct ax_run_row run = {
+		.id = it->run, .signal_id = it->e->id,
+		.incident_id = it->inc != NULL ? it->inc->id : NULL, .kind = kind,
+		.stage = "classify", .input = input, .trace = it->e->trace,
+		.lease_s = u->r->runner != NULL ? u->r->cfg->run_lease_s : 0,
+	};
+
+	cJSON_DeleteItemFromObjectCaseSensitive(input, "raw");
+	ax_uuid7(it->run);
+	ax_store_run(u->w, &run);
+	cJSON_Delete(input);
+}
+
 /* The classify stage of a new incident: the heuristic investigation of
  * its first alert (reason/heuristic.c) gives the category, confidence,
  * summary, probable cause and proposed actions; the keyword classifier
@@ -685,6 +714,7 @@ static void classify(struct unit *u, struct item *it)
 	cJSON *out;
 	double dur;
 
+	start_run(u, it, "incident");
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	reason_classify(s->name, s->summary, s->labels, s->service, s->severity, &cl);
 	reason_investigate(s, 1, NULL, &an);
@@ -697,6 +727,7 @@ static void classify(struct unit *u, struct item *it)
 	memset(&run, 0, sizeof(run));
 	run.id = run_id;
 	run.incident_id = it->inc->id;
+	run.run_id = it->run;
 	run.provider = "heuristic";
 	run.confidence = an.confidence;
 	run.confidence_parts = cJSON_GetObjectItemCaseSensitive(out, "confidence_parts");
@@ -931,6 +962,64 @@ static void on_resolved(struct unit *u, struct item *it)
 	it->outcome = "resolved the incident";
 }
 
+/* The version a deploy names, from the labels senders use for it. */
+static const char *deploy_version(const struct ax_signal *s)
+{
+	static const char *const keys[] = { "version", "image_tag", "revision", "sha", "commit" };
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->labels, keys[i]);
+
+		if (cJSON_IsString(v) && v->valuestring[0] != '\0')
+			return v->valuestring;
+	}
+	return NULL;
+}
+
+/* A deploy or change signal: a deploys row now, in this transaction, so
+ * an alert behind it in the stream already sees it as a suspect; and a
+ * cmdb run, whose CMDBAgent stage updates the graph after COMMIT. */
+static void on_change(struct unit *u, struct item *it)
+{
+	const struct ax_signal *s = &it->sig;
+	char id[AX_UUID_LEN];
+	cJSON *ref = NULL, *out;
+	struct ax_deploy_row d = {
+		.id = id, .signal_id = it->e->id,
+		.kind = s->kind == AX_KIND_DEPLOY ? "deploy" : "change", .name = s->name,
+		.status = ax_status_str(s->status), .service = s->service,
+		.namespace_ = s->namespace_, .host = s->host, .version = deploy_version(s),
+		.labels = s->labels, .source = s->source,
+		.at = reason_time_usable(s->starts_at) ? s->starts_at : NULL,
+	};
+
+	if (s->source_id != NULL || s->source_url != NULL) {
+		ref = cJSON_CreateObject();
+		if (ref == NULL)
+			abort();
+		if (s->source_id != NULL)
+			cJSON_AddStringToObject(ref, "id", s->source_id);
+		if (s->source_url != NULL)
+			cJSON_AddStringToObject(ref, "url", s->source_url);
+		d.source_ref = ref;
+	}
+	ax_uuid7(id);
+	ax_store_deploy(u->w, &d);
+	cJSON_Delete(ref);
+	start_run(u, it, "cmdb");
+	out = cJSON_CreateObject();
+	if (out == NULL)
+		abort();
+	cJSON_AddStringToObject(out, "intent", d.kind);
+	cJSON_AddStringToObject(out, "deploy_id", id);
+	cJSON_AddStringToObject(out, "service", s->service);
+	cJSON_AddStringToObject(out, "version", d.version);
+	add_stage(u, it, "classify", out, ms_since(&it->t0));
+	cJSON_Delete(out);
+	it->outcome = s->kind == AX_KIND_DEPLOY ? "recorded the deploy" : "recorded the change";
+}
+
 /* ---------------------------------------------------------------- step 4 */
 
 static void queue_writes(struct unit *u)
@@ -987,21 +1076,6 @@ static void queue_writes(struct unit *u)
 }
 
 /* ---------------------------------------------------------------- Redis */
-
-static ax_err append_action(struct unit *u, const char *id, const char *trace,
-			    const char *payload)
-{
-	struct ax_entry a;
-
-	memset(&a, 0, sizeof(a));
-	a.v = (char *)AX_ENTRY_VERSION;
-	a.tenant = (char *)u->tenant;
-	a.id = (char *)id;
-	a.kind = (char *)"notify";
-	a.trace = (char *)trace;
-	a.data = (char *)payload;
-	return ax_stream_add(u->c, AX_STREAM_ACTIONS, &a, NULL, 0, u->err, u->errlen);
-}
 
 /* XACK every settled entry of the unit in one command. */
 static ax_err ack_all(struct unit *u, unsigned char *done)
@@ -1070,13 +1144,16 @@ static ax_err after_commit(struct unit *u, unsigned char *done)
 		const char *trace = PQgetisnull(u->pending, i, 3) ? "-" :
 								     PQgetvalue(u->pending, i, 3);
 
-		rc = append_action(u, PQgetvalue(u->pending, i, 1), trace,
-				   PQgetvalue(u->pending, i, 2));
+		rc = reason_outbox_append(u->c, u->tenant, PQgetvalue(u->pending, i, 1),
+					  PQgetvalue(u->pending, i, 4), trace,
+					  PQgetvalue(u->pending, i, 2), u->err, u->errlen);
 		if (rc != AX_OK)
 			return rc;
 	}
 	for (i = 0; i < u->nact; i++) {
-		rc = append_action(u, u->acts[i].id, u->acts[i].it->e->trace, u->acts[i].payload);
+		rc = reason_outbox_append(u->c, u->tenant, u->acts[i].id, "notify",
+					  u->acts[i].it->e->trace, u->acts[i].payload, u->err,
+					  u->errlen);
 		if (rc != AX_OK)
 			return rc;
 	}
@@ -1087,9 +1164,13 @@ static ax_err after_commit(struct unit *u, unsigned char *done)
 	rc = ack_all(u, done);
 	if (rc != AX_OK)
 		return rc;
-	for (i = 0; i < u->n; i++)
-		if (u->items[i].valid)
-			log_item(u, &u->items[i]);
+	for (i = 0; i < u->n; i++) {
+		if (!u->items[i].valid)
+			continue;
+		log_item(u, &u->items[i]);
+		if (u->items[i].run[0] != '\0' && u->r->runner != NULL)
+			reason_runner_offer(u->r->runner, u->tenant, u->items[i].run);
+	}
 	return AX_OK;
 }
 
@@ -1116,7 +1197,13 @@ static ax_err transact(struct unit *u, unsigned char *done)
 	for (i = 0; i < u->n; i++) {
 		struct item *it = &u->items[i];
 
-		if (!it->valid || !it->fresh || it->sig.kind != AX_KIND_ALERT)
+		if (!it->valid || !it->fresh)
+			continue;
+		if (it->sig.kind == AX_KIND_DEPLOY || it->sig.kind == AX_KIND_CHANGE) {
+			on_change(u, it);
+			continue;
+		}
+		if (it->sig.kind != AX_KIND_ALERT)
 			continue;
 		if (it->sig.status == AX_STATUS_RESOLVED) {
 			on_resolved(u, it);

@@ -142,7 +142,7 @@ cJSON *reason_stage_event(const char *tenant, const char *incident_id, const cha
 		abort();
 	cJSON_AddStringToObject(o, "type", "incident.stage");
 	ax_json_add_str(o, "tenant", tenant, 1);
-	cJSON_AddStringToObject(o, "incident_id", incident_id);
+	ax_json_add_str(o, "incident_id", incident_id, 1);
 	cJSON_AddStringToObject(o, "stage", stage);
 	ax_json_add_str(o, "signal_id", signal_id, 1);
 	ax_json_add_str(o, "trace", trace, 1);

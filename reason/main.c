@@ -34,6 +34,8 @@
 #include <string.h>
 
 #include "reason.h"
+#include "run.h"
+#include "alexus/httpc.h"
 #include "alexus/config.h"
 #include "alexus/hash.h"
 #include "alexus/keys.h"
@@ -79,15 +81,23 @@ int main(void)
 	if (cfg.batch == 0)
 		cfg.batch = 256;
 	ax_log_init("reason", cfg.log_level);
-	if (ax_hash_init() != 0) {
-		ax_error("libsodium failed to initialise");
+	if (ax_hash_init() != 0 || ax_httpc_global_init() != 0) {
+		ax_error("libsodium or libcurl failed to initialise");
 		ax_config_release(&cfg);
 		return 1;
 	}
 
-
 	r.cfg = &cfg;
 	r.pg = ax_pg_new(cfg.database_url);
+	if (cfg.reason_agents > 0) {
+		r.runner = reason_runner_start(&cfg, cfg.reason_agents, stop, err, sizeof(err));
+		if (r.runner == NULL) {
+			ax_error("reason: the stage runner did not start: %s", err);
+			ax_pg_free(r.pg);
+			ax_config_release(&cfg);
+			return 1;
+		}
+	}
 	ax_info("reason starting: consumer %s, group %s on %s", cfg.consumer, GROUP, STREAM);
 
 	memset(&wo, 0, sizeof(wo));
@@ -101,6 +111,7 @@ int main(void)
 	wo.ctx = &r;
 	ax_worker_run(&wo);
 
+	reason_runner_stop(r.runner);
 	ax_info("reason stopped");
 	ax_pg_free(r.pg);
 	ax_config_release(&cfg);

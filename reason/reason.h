@@ -15,9 +15,12 @@
 #include "alexus/pg.h"
 #include "alexus/stream.h"
 
+struct reason_runner;
+
 struct reason {
 	const struct ax_config *cfg;
 	struct ax_pg *pg;       /* application role; RLS applies */
+	struct reason_runner *runner; /* NULL: runs wait for a sweeper (run.h) */
 };
 
 /* Process entry e of alexus:signals (group reason).

@@ -51,6 +51,8 @@ struct ax_config {
 	/* consumers (reason, act) */
 	char *consumer;           /* ALEXUS_CONSUMER, default <hostname>-<pid> */
 	int batch;                /* ALEXUS_BATCH entries per XREADGROUP, 0 = daemon's default */
+	int reason_agents;        /* ALEXUS_REASON_AGENTS stage threads in reason, 2 */
+	int run_lease_s;          /* ALEXUS_RUN_LEASE_S a claim holds a pipeline run, 120 */
 	int block_ms;             /* ALEXUS_BLOCK_MS XREADGROUP BLOCK, 1000 */
 	int claim_idle_ms;        /* ALEXUS_CLAIM_IDLE_MS reclaim pending older than, 30000 */
 	int max_deliveries;       /* ALEXUS_MAX_DELIVERIES before alexus:dlq, 5 */

@@ -11,8 +11,9 @@
  *
  * Order of the statements, chosen so every constraint holds within the
  * batch: incident updates (an incident resolved here frees its group for
- * a new one), incident inserts, alert updates, alert inserts, alert
- * history, incident events, analyses, actions, signal claims.
+ * a new one), incident inserts, alert updates, alert inserts, pipeline
+ * runs, deploys, alert history, incident events, analyses, actions,
+ * signal claims.
  *
  * Strings are copied when added; NULL strings are written as NULL.
  * Timestamps are RFC 3339 text. */
@@ -82,12 +83,14 @@ struct ax_event_row {
 	const char *provider;     /* NULL = heuristic */
 	int fallback;
 	const char *trace;
+	const char *run_id;       /* the pipeline run, NULL for none */
 };
 
 /* One diagnosis of an incident (analysis_runs). */
 struct ax_analysis_row {
 	const char *id;
 	const char *incident_id;
+	const char *run_id;           /* pipeline_runs.id, NULL for none */
 	const char *provider;         /* "heuristic", "openai", "anthropic" */
 	const char *model;            /* NULL for the heuristic */
 	int fallback_used;
@@ -98,6 +101,33 @@ struct ax_analysis_row {
 	const cJSON *confidence_parts; /* object; NULL = {} */
 	double duration_ms;
 	const char *trace;
+};
+
+/* A pipeline run (the stages after classify, see reason/run.h). */
+struct ax_run_row {
+	const char *id;
+	const char *signal_id;
+	const char *incident_id;  /* NULL for a cmdb run */
+	const char *kind;         /* incident | cmdb */
+	const char *stage;        /* the last stage done */
+	const cJSON *input;       /* the signal it started from */
+	const char *trace;
+	int lease_s;              /* > 0: leased to the writer for this long */
+};
+
+/* A deploy or change signal (deploys, 0009). */
+struct ax_deploy_row {
+	const char *id;
+	const char *signal_id;
+	const char *kind;         /* deploy | change */
+	const char *name;
+	const char *status;
+	const char *service, *namespace_, *host;
+	const char *version;      /* NULL when the sender names none */
+	const cJSON *labels;
+	const char *source;
+	const cJSON *source_ref;  /* NULL = NULL */
+	const char *at;           /* NULL = now() */
 };
 
 struct ax_action_row {
@@ -130,6 +160,9 @@ void ax_store_alert_insert(struct ax_store_batch *b, const struct ax_alert_row *
 /* New values for an existing alert: status, severity, summary (NULL keeps
  * it), ends_at, last_signal, flap_count (updated_at = now()). */
 void ax_store_alert_update(struct ax_store_batch *b, const struct ax_alert_row *r);
+void ax_store_run(struct ax_store_batch *b, const struct ax_run_row *r);
+/* A deploy row; a second row of the same signal is ignored. */
+void ax_store_deploy(struct ax_store_batch *b, const struct ax_deploy_row *r);
 void ax_store_history(struct ax_store_batch *b, const struct ax_history_row *r);
 void ax_store_event(struct ax_store_batch *b, const struct ax_event_row *r);
 void ax_store_analysis(struct ax_store_batch *b, const struct ax_analysis_row *r);

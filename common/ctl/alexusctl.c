@@ -36,6 +36,7 @@ static const char usage_text[] =
 	"  source secret clear --tenant NAME --source SOURCE\n"
 	"  auth sync [--tenant NAME]                re-mirror tokens and secrets into redis\n"
 	"  incidents list --tenant NAME [--json] [--status open|resolved] [--limit N]\n"
+	"  incidents why ID --tenant NAME [--json]   per alert: the grouping rule and matched values\n"
 	"  audit verify [--tenant NAME]             check audit hash chains (all: owner role)\n"
 	"  cmdb import FILE... --tenant NAME [--format json|csv]\n"
 	"                                           load configuration items and relations\n"

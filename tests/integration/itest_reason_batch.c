@@ -88,8 +88,10 @@ static void start_reason(struct h_proc *p, const char *batch, const char *consum
 {
 	static char b[2][64], c[2][64];
 	static int k;
+	/* Only grouping here: the stages after classify add actions of their
+	 * own (itest_runs). */
 	const char *env[] = { "ALEXUS_BLOCK_MS=100", "ALEXUS_CLAIM_IDLE_MS=60000", b[k], c[k],
-			      NULL };
+			      "ALEXUS_REASON_AGENTS=0", NULL };
 
 	snprintf(b[k], sizeof(b[k]), "ALEXUS_BATCH=%s", batch);
 	snprintf(c[k], sizeof(c[k]), "ALEXUS_CONSUMER=%s", consumer);

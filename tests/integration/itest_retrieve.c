@@ -20,19 +20,11 @@
  *     nothing; an existing item keeps the name an import gave it;
  *   - indexing: an analysed incident indexed as an Issue is found by the
  *     retrieval of a second, similar incident, with its fix and category.
- *
- * XXX(s4-retrieval): the Makefile links integration tests with
- * libalexus.a only, so the reason code under test is compiled into this
- * file; classify.c and heuristic.c both have a static round2(), renamed
- * for the first.  Once the integration rule links $(REASON_LIB) these
- * includes go. */
-#define _GNU_SOURCE
-#define round2 classify_round2_
-#include "../../reason/classify.c"
-#undef round2
-#include "../../reason/heuristic.c"
-#include "../../reason/retrieve.c"
-#include "../../reason/cmdb.c"
+ */
+#include "../../reason/heuristic.h"
+#include "../../reason/retrieve.h"
+#include "../../reason/cmdb.h"
+#include "alexus/mem.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -23,12 +23,31 @@ static char env_port[64];
  * after a failed assertion has unwound the test function. */
 static struct sys current;
 
+/* Tests of the grouping path count its actions exactly, so the stages
+ * after classify (which add the decision's actions) are off unless a
+ * test turns them on. */
+static char agents[64] = "ALEXUS_REASON_AGENTS=0";
+static const char *extra_env[8];
+
+void sys_reason_env(int n_agents, const char *const *extra)
+{
+	int i;
+
+	snprintf(agents, sizeof(agents), "ALEXUS_REASON_AGENTS=%d", n_agents);
+	for (i = 0; extra != NULL && extra[i] != NULL && i < 7; i++)
+		extra_env[i] = extra[i];
+	extra_env[i] = NULL;
+}
+
 void sys_start_reason(struct h_proc *p, const char *failpoints)
 {
 	static char fp[128];
-	const char *env[] = { "ALEXUS_BLOCK_MS=100", "ALEXUS_CLAIM_IDLE_MS=300",
-			      "ALEXUS_CONSUMER=reason-test", fp, NULL };
+	const char *env[16] = { "ALEXUS_BLOCK_MS=100", "ALEXUS_CLAIM_IDLE_MS=300",
+				"ALEXUS_CONSUMER=reason-test", fp, agents, NULL };
+	int i;
 
+	for (i = 0; extra_env[i] != NULL; i++)
+		env[5 + i] = extra_env[i];
 	snprintf(fp, sizeof(fp), "ALEXUS_FAILPOINTS=%s", failpoints ? failpoints : "");
 	h_spawn(p, "alexus-reason", env);
 }

@@ -33,6 +33,10 @@ void sys_down(struct sys *s);
 /* cmocka teardown: after a failed test, kill whatever sys_up started. */
 int sys_teardown(void **state);
 void sys_start_reason(struct h_proc *p, const char *failpoints);
+/* How later sys_start_reason calls start reason: n_agents stage threads
+ * (0, the default, leaves pipeline runs waiting) and up to 7 more
+ * "NAME=value" settings (copied pointers: keep them alive). */
+void sys_reason_env(int n_agents, const char *const *extra);
 void sys_start_act(struct h_proc *p);
 
 /* POST to ingest with the tenant's token; *out gets the parsed JSON reply. */
