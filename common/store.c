@@ -32,22 +32,23 @@ static const char *const SQL[K_COUNT] = {
 	[K_INCIDENT_UPDATE] =
 		"UPDATE incidents i SET status = r.status, severity = r.severity, "
 		"category = r.category, confidence = r.confidence, stage = r.stage, "
-		"alert_count = r.alert_count, resolved_at = r.resolved_at, updated_at = now(), "
+		"alert_count = r.alert_count, firing_count = r.firing_count, "
+		"resolved_at = r.resolved_at, updated_at = now(), "
 		"last_signal_at = CASE WHEN r.touched THEN now() ELSE i.last_signal_at END "
 		"FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, status text, severity text, "
 		"category text, confidence real, stage text, alert_count integer, "
-		"resolved_at timestamptz, touched boolean) "
+		"firing_count integer, resolved_at timestamptz, touched boolean) "
 		"WHERE i.tenant_id = $1 AND i.id = r.id",
 	[K_INCIDENT_INSERT] =
 		"INSERT INTO incidents (tenant_id, id, title, status, severity, category, "
-		"confidence, stage, group_key, service, alert_count, opened_at, resolved_at, trace, "
-		"parent_id) "
+		"confidence, stage, group_key, service, alert_count, firing_count, opened_at, "
+		"resolved_at, trace, parent_id) "
 		"SELECT $1, r.id, r.title, r.status, r.severity, r.category, r.confidence, r.stage, "
-		"r.group_key, r.service, r.alert_count, coalesce(r.opened_at, now()), "
+		"r.group_key, r.service, r.alert_count, r.firing_count, coalesce(r.opened_at, now()), "
 		"r.resolved_at, r.trace, r.parent_id "
 		"FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, title text, status text, "
 		"severity text, category text, confidence real, stage text, group_key text, "
-		"service text, alert_count integer, opened_at timestamptz, "
+		"service text, alert_count integer, firing_count integer, opened_at timestamptz, "
 		"resolved_at timestamptz, trace text, parent_id uuid)",
 	[K_ALERT_UPDATE] =
 		"UPDATE alerts a SET status = r.status, severity = r.severity, "
@@ -227,6 +228,7 @@ static void incident(cJSON *o, const struct ax_incident_row *r)
 		num(o, "confidence", r->confidence);
 	str(o, "stage", r->stage);
 	num(o, "alert_count", (double)r->alert_count);
+	num(o, "firing_count", (double)r->firing_count);
 	str(o, "resolved_at", r->resolved_at);
 	if (cJSON_AddBoolToObject(o, "touched", r->touched != 0) == NULL)
 		abort();

@@ -37,6 +37,7 @@ struct ax_incident_row {
 	const char *group_key;
 	const char *service;
 	long alert_count;
+	long firing_count;        /* its alerts now firing */
 	const char *opened_at;    /* NULL: now() (inserts only) */
 	const char *resolved_at;  /* NULL while open */
 	const char *trace;
