@@ -416,9 +416,10 @@ static int stage_incident(struct run *r)
 	double ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ax_signal_init(&root);
-	if (ax_signal_from_json(&root, r->input, r->err, r->errlen) != AX_OK)
+	if (ax_signal_from_json(&root, r->input, r->err, r->errlen) != AX_OK) {
+		ax_signal_release(&root);
 		return -1;
+	}
 	memset(&ret, 0, sizeof(ret));
 	if (reason_retrieve(r->a->pg, r->a->g, r->tenant, r->incident, &root,
 			    REASON_DEPLOY_WINDOW_S, &ret, r->err, r->errlen) != AX_OK) {
@@ -513,9 +514,10 @@ static int stage_cmdb(struct run *r)
 	int rc = -1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ax_signal_init(&s);
-	if (ax_signal_from_json(&s, r->input, r->err, r->errlen) != AX_OK)
+	if (ax_signal_from_json(&s, r->input, r->err, r->errlen) != AX_OK) {
+		ax_signal_release(&s);
 		return -1;
+	}
 	if (reason_cmdb_apply(r->a->g, r->tenant, &s, &out, r->err, r->errlen) != AX_OK) {
 		ax_signal_release(&s);
 		return -1;
