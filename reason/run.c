@@ -826,6 +826,10 @@ static int advance(struct run *r)
 	for (;;) {
 		int rc;
 
+		if (ax_failpoint_fail("reason.run.stage_error")) {
+			ax_errfmt(r->err, r->errlen, "failpoint reason.run.stage_error");
+			return -1;
+		}
 		if (strcmp(r->stage, "classify") == 0)
 			rc = strcmp(r->kind, "cmdb") == 0 ? stage_cmdb(r) : stage_incident(r);
 		else if (strcmp(r->stage, "incident_or_cmdb") == 0 && strcmp(r->kind, "incident") == 0)

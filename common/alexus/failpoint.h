@@ -11,4 +11,9 @@
 
 void ax_failpoint(const char *name);
 
+/* 1 for the first N calls of a process when the list names "name*N", 0
+ * otherwise: a failure the caller injects (an error path, not a crash),
+ * so a test can prove a retry.  Thread-safe. */
+int ax_failpoint_fail(const char *name);
+
 #endif /* AX_FAILPOINT_H */

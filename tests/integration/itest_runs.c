@@ -13,6 +13,8 @@
  *   - reason killed after a committed stage, and after appending the
  *     decision's actions: a new reason resumes the run from where it
  *     stood, every stage once, no action twice;
+ *   - a stage that fails twice is retried after its backoff and goes
+ *     through;
  *   - a deploy, then an alert on the deployed service: the deploy is
  *     recorded, the CMDB run ends "recorded", the incident names it as a
  *     suspect. */
@@ -393,6 +395,36 @@ static void test_killed_after_append(void **state)
 	killed_and_resumed("reason.run.after_append");
 }
 
+/* A stage that fails is retried from where it failed, after a backoff,
+ * by the sweeper: two injected failures, then the run goes through. */
+static void test_stage_retried(void **state)
+{
+	struct sys *s;
+	char id[AX_UUID_LEN], run[AX_UUID_LEN], *log, *at;
+	int n = 0;
+
+	(void)state;
+	sys_reason_env(1, NULL);
+	s = sys_up("runs-r", "reason.run.stage_error*2");
+	thresholds(s, "1", "1");
+	alert(s, "HostDown", "critical", "cache-2 is unreachable", "cache",
+	      "{\"host\":\"cache-2\"}", id, "trace-retry");
+	wait_run(s, id, run);
+	check_stages(s, run, "escalate", "trace-retry");
+	assert_int_equal(qp(s, "SELECT attempts FROM pipeline_runs WHERE id = $1", run), 3);
+	/* The backoff was taken: 2 s after the first failure, 4 s after the second. */
+	assert_int_equal(qp(s, "SELECT (finished_at - started_at >= interval '6 seconds')::int "
+			       "FROM pipeline_runs WHERE id = $1", run), 1);
+	log = h_read_file(s->reason.log, NULL);
+	for (at = log; (at = strstr(at, "failpoint reason.run.stage_error")) != NULL; at++)
+		n++;
+	free(log);
+	assert_int_equal(n, 2);
+	sys_wait_settled(s);
+	assert_int_equal(deliveries(s, "incident.escalated"), 1);
+	sys_down(s);
+}
+
 static void test_deploy_suspect(void **state)
 {
 	struct sys *s;
@@ -441,6 +473,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_model_then_fallback, sys_teardown),
 		cmocka_unit_test_teardown(test_killed_after_stage, sys_teardown),
 		cmocka_unit_test_teardown(test_killed_after_append, sys_teardown),
+		cmocka_unit_test_teardown(test_stage_retried, sys_teardown),
 		cmocka_unit_test_teardown(test_deploy_suspect, sys_teardown),
 	};
 
