@@ -92,7 +92,7 @@ static const char Q_DUE[] =
 	"AND (lease_until IS NULL OR lease_until < now()) ORDER BY next_at LIMIT $1";
 static const char Q_DUE_TENANTS[] = "SELECT t FROM tenants_with_due_runs($1) AS t";
 
-static const char SYSTEM_PROMPT[] =
+const char REASON_SYSTEM_PROMPT[] =
 	"You are the incident investigator of Alexus, an AIOps platform. You get one "
 	"incident: its alerts, recent deploys of the services involved, the configuration "
 	"items around them, similar past incidents with how they were fixed, and excerpts "
@@ -364,7 +364,7 @@ static void investigate(struct run *r, const struct reason_retrieval *ret, struc
 		}
 		ax_pg_rollback(r->a->pg);
 	}
-	rq.system = SYSTEM_PROMPT;
+	rq.system = REASON_SYSTEM_PROMPT;
 	rq.user = reason_prompt_build(ret, REASON_PROMPT_BUDGET);
 	rq.used_today = used;
 	if (reason_llm_call(&llm, &rq, &res) == REASON_LLM_OK) {

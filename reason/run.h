@@ -88,6 +88,10 @@ void reason_runner_offer(struct reason_runner *rr, const char *tenant, const cha
 /* Stop the threads (after their current run) and free. */
 void reason_runner_stop(struct reason_runner *rr);
 
+/* The system text of an investigation (the analysis shape's instructions
+ * are appended by reason_llm_call). */
+extern const char REASON_SYSTEM_PROMPT[];
+
 /* XADD one action of the outbox to alexus:actions (entry kind = type). */
 ax_err reason_outbox_append(redisContext *c, const char *tenant, const char *id, const char *type,
 			    const char *trace, const char *payload, char *errbuf,

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "eval.h"
+#include "../../reason/retrieve.h"
+#include "../../reason/run.h"
 #include "alexus/hash.h"
 #include "alexus/json.h"
 #include "alexus/mem.h"
@@ -129,6 +131,111 @@ void eval_case_release(struct eval_case *c)
 	reason_context_release(&c->ctx);
 	cJSON_Delete(c->doc);
 	memset(c, 0, sizeof(*c));
+}
+
+static const struct reason_llm_config *model;
+
+void eval_use_model(const struct reason_llm_config *c)
+{
+	model = c;
+}
+
+/* The scenario as reason's retrieval would have found it: its alerts, and
+ * its context's deploys, similar incidents and CIs.  Pointers borrowed
+ * from c; free the three arrays only. */
+static void case_retrieval(const struct eval_case *c, struct reason_retrieval *r)
+{
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	r->ctx = c->ctx;
+	r->alerts = c->alerts;
+	r->nalerts = c->nalerts;
+	r->title = c->nalerts > 0 ? (c->alerts[0].summary != NULL ? c->alerts[0].summary :
+								     c->alerts[0].name) : NULL;
+	r->deploys = ax_xcalloc((size_t)c->ctx.ndeploys + 1, sizeof(*r->deploys));
+	for (i = 0; i < c->ctx.ndeploys; i++) {
+		const struct reason_deploy *d = &c->ctx.deploys[i];
+		struct reason_retrieved_deploy *o = &r->deploys[r->ndeploys++];
+
+		o->name = (char *)d->service;
+		o->kind = (char *)"deploy";
+		o->service = (char *)d->service;
+		o->namespace_ = (char *)d->namespace_;
+		o->version = (char *)d->version;
+		o->previous_version = (char *)d->previous_version;
+		o->age_s = d->age_s;
+	}
+	r->similar = ax_xcalloc((size_t)c->ctx.nsimilar + 1, sizeof(*r->similar));
+	for (i = 0; i < c->ctx.nsimilar; i++) {
+		const struct reason_similar *x = &c->ctx.similar[i];
+		struct reason_retrieved_similar *o = &r->similar[r->nsimilar++];
+
+		o->title = (char *)x->title;
+		o->kind = (char *)"incident";
+		o->category = (char *)x->category;
+		o->fix = (char *)(x->resolution != NULL ? x->resolution : "");
+		o->resolution = (char *)x->resolution;
+		o->score = x->score;
+	}
+	r->ci = ax_xcalloc((size_t)c->ctx.nci + 1, sizeof(*r->ci));
+	for (i = 0; i < c->ctx.nci; i++) {
+		struct reason_retrieved_ci *o = &r->ci[r->nci++];
+
+		o->id = o->name = o->start = (char *)c->ctx.ci[i];
+		o->type = (char *)"item";
+	}
+}
+
+/* A validated model answer as the struct eval_case_score reads; every
+ * pointer borrowed from doc (never release it, only free nothing). */
+static void answer_view(const cJSON *doc, struct reason_analysis *a)
+{
+	const cJSON *acts = cJSON_GetObjectItemCaseSensitive(doc, "actions"), *x;
+
+	memset(a, 0, sizeof(*a));
+	a->category = ax_json_str(doc, "category");
+	a->probable_cause = (char *)ax_json_str(doc, "probable_cause");
+	cJSON_ArrayForEach(x, acts)
+	{
+		if (a->nactions == REASON_MAX_ACTIONS)
+			break;
+		a->actions[a->nactions].type = ax_json_str(x, "type");
+		a->actions[a->nactions].params = cJSON_GetObjectItemCaseSensitive(x, "params");
+		if (a->actions[a->nactions].type != NULL)
+			a->nactions++;
+	}
+}
+
+/* Score the model's answer for c into o, or leave *asked 0 without a model.
+ * A failure scores the heuristic's answer h. */
+static void score_model(const struct eval_case *c, const struct reason_analysis *h,
+			struct eval_totals *t, struct eval_outcome *o)
+{
+	struct reason_retrieval r;
+	struct reason_llm_request q;
+	struct reason_llm_result res;
+	struct reason_analysis view;
+
+	case_retrieval(c, &r);
+	memset(&q, 0, sizeof(q));
+	q.system = REASON_SYSTEM_PROMPT;
+	q.user = reason_prompt_build(&r, REASON_PROMPT_BUDGET);
+	t->model_asked++;
+	if (reason_llm_call(model, &q, &res) == REASON_LLM_OK) {
+		t->model_answered++;
+		answer_view(res.analysis, &view);
+		eval_case_score(c, &view, o);
+	} else {
+		snprintf(t->model_failure, sizeof(t->model_failure), "%s: %s",
+			 reason_llm_status_code(res.status), res.message);
+		eval_case_score(c, h, o);
+	}
+	reason_llm_result_release(&res);
+	free((char *)q.user);
+	free(r.deploys);
+	free(r.similar);
+	free(r.ci);
 }
 
 void eval_case_score(const struct eval_case *c, const struct reason_analysis *a,
@@ -262,7 +369,10 @@ int eval_dir(const char *dir, const char *const *only, struct eval_totals *t, FI
 			continue;
 		}
 		reason_investigate(c.alerts, c.nalerts, &c.ctx, &a);
-		eval_case_score(&c, &a, &o);
+		if (model != NULL)
+			score_model(&c, &a, t, &o);
+		else
+			eval_case_score(&c, &a, &o);
 		if (show != NULL) {
 			cJSON *j = reason_analysis_json(&a);
 			char *p = cJSON_Print(j);
@@ -283,7 +393,8 @@ int eval_dir(const char *dir, const char *const *only, struct eval_totals *t, FI
 		t->params += o.params;
 		count_category(t, c.category, &o);
 		count_set(t, c.set, &o);
-		if (misses != NULL && (!o.category || !o.action || o.keywords < o.nkeywords ||
+		/* A model's misses are not the heuristic's answer: figures only. */
+		if (misses != NULL && model == NULL && (!o.category || !o.action || o.keywords < o.nkeywords ||
 				       (o.params_checked && !o.params)))
 			print_miss(misses, &c, &a, &o);
 		reason_analysis_release(&a);
@@ -334,6 +445,10 @@ void eval_print(FILE *f, const struct eval_totals *t, int md)
 				t->cat_ok[i], t->cat_act[i]);
 		return;
 	}
+	if (t->model_asked > 0)
+		fprintf(f, "  model answered    %3d/%-3d (the heuristic answered the rest%s%s)\n",
+			t->model_answered, t->model_asked, t->model_failure[0] ? "; last failure " : "",
+			t->model_failure);
 	fprintf(f, "  category          %3d/%-3d %5.1f %%\n", t->category, t->n,
 		pct(t->category, t->n));
 	fprintf(f, "  first action      %3d/%-3d %5.1f %%\n", t->action, t->n,

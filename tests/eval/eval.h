@@ -15,6 +15,7 @@
 #include "alexus/err.h"
 #include "alexus/signal.h"
 #include "../../reason/heuristic.h"
+#include "../../reason/llm.h"
 
 /* One scenario file:
  *   {"name", "note"?, "set"?, "alerts":[canonical signals without fingerprint],
@@ -67,7 +68,16 @@ struct eval_totals {
 	int nset;                      /* per set: */
 	char set_name[EVAL_MAX_SETS][16];
 	int set_n[EVAL_MAX_SETS], set_cat[EVAL_MAX_SETS], set_act[EVAL_MAX_SETS];
+	int model_asked, model_answered;  /* with eval_use_model: scenarios, valid answers */
+	char model_failure[400];          /* the last failure's code and message */
 };
+
+/* Ask the model c for every scenario (NULL: the heuristic only, the
+ * default), with the prompt reason builds (reason_prompt_build over the
+ * scenario's alerts and context).  A valid answer is scored; a failure is
+ * scored as the heuristic's answer, as reason falls back, and counted.
+ * c must outlive the eval_dir calls. */
+void eval_use_model(const struct reason_llm_config *c);
 
 /* Run every *.json in dir (in name order), or only the files named in only
  * (NULL-terminated, names without ".json"; NULL = all).  Each miss is a

@@ -18,6 +18,7 @@
 
 #include "../eval/eval.c"
 #include "../../reason/llm.h"
+#include "../lib/receiver.h"
 
 #define EVAL_DIR "tests/fixtures/eval"
 
@@ -689,6 +690,83 @@ static void test_eval_subset(void **state)
 	assert_true(t.kw_any >= 0.70 * t.kw_cases);
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* make eval --model: each scenario's prompt goes to the model, whose
+ * valid answer is scored (openai_ok says memory / rollback_deployment
+ * whatever it is asked); a failing model scores the heuristic, as reason
+ * falls back. */
+static void test_eval_with_a_model(void **state)
+{
+	static const char *const two[] = { "holdout-jvm-memory-filling-up",
+					   "disk-azure-monitor-disk", NULL };
+	struct receiver *r = rcv_start(500);
+	struct reason_llm_config c;
+	struct eval_totals t, h;
+	struct rcv_reply ok = { .status = 200 };
+	char url[128], err[512], *body;
+	cJSON *req;
+	(void)state;
+
+	body = slurp("tests/fixtures/llm/openai_ok.json");
+	ok.body = body;
+	rcv_script_reply(r, &ok);
+	rcv_script_reply(r, &ok);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/", rcv_port(r));
+	memset(&c, 0, sizeof(c));
+	c.provider = REASON_LLM_OPENAI;
+	c.url = url;
+	c.key = "sk-eval";
+	c.model = "gpt-4o-mini";
+	c.timeout_ms = 5000;
+	eval_use_model(&c);
+	if (eval_dir(EVAL_DIR, two, &t, NULL, NULL, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(t.model_asked, 2);
+	assert_int_equal(t.model_answered, 2);
+	assert_int_equal(t.category, 1);        /* the memory scenario only */
+	assert_int_equal(t.action, 0);          /* neither expects a rollback */
+	/* The prompt reason builds, with the scenario's alert in it (files
+	 * run in name order: the JVM one second). */
+	req = cJSON_Parse(rcv_get(r, 1)->body);
+	assert_non_null(req);
+	assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetArrayItem(
+				       cJSON_GetObjectItem(req, "messages"), 1), "content")->valuestring,
+			       "JvmMemory"));
+	cJSON_Delete(req);
+
+	/* Now every call fails (500): the heuristic's figures, each counted. */
+	if (eval_dir(EVAL_DIR, two, &t, NULL, NULL, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	eval_use_model(NULL);
+	if (eval_dir(EVAL_DIR, two, &h, NULL, NULL, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(t.model_asked, 2);
+	assert_int_equal(t.model_answered, 0);
+	assert_non_null(strstr(t.model_failure, "http_5xx"));
+	assert_int_equal(t.category, h.category);
+	assert_int_equal(t.action, h.action);
+	assert_int_equal(h.model_asked, 0);
+	rcv_stop(r);
+	free(body);
+}
+
 /* Every scenario's answer passes the shape a model's answer must pass
  * (reason/llm.h): the heuristic is the fallback of every model failure,
  * so the state machine must be able to treat both alike. */
@@ -745,6 +823,7 @@ int main(void)
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_context_json),
 		cmocka_unit_test(test_vendor_metric_words),
+		cmocka_unit_test(test_eval_with_a_model),
 		cmocka_unit_test(test_eval_subset),
 		cmocka_unit_test(test_answers_pass_the_model_shape),
 	};
