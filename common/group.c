@@ -157,8 +157,9 @@ static int name_ok(const char *s)
 		      c == '_' || c == '-' || c == '+' || c == '.'))
 			return 0;
 	}
-	/* "opened" is what an alert that opened its incident records. */
-	return strcmp(s, "opened") != 0;
+	/* "opened" is what an alert that opened its incident records,
+	 * "flapping" what one that came back to its group records. */
+	return strcmp(s, "opened") != 0 && strcmp(s, AX_GROUP_RULE_FLAPPING) != 0;
 }
 
 /* One field list ("fields" or "unless") of rule i.  0 or -1 with errbuf. */
@@ -229,7 +230,7 @@ static int parse_rule(const cJSON *o, int i, struct ax_group_rules *rs, char *er
 	name = cJSON_GetObjectItemCaseSensitive(o, "name");
 	if (!cJSON_IsString(name) || !name_ok(name->valuestring))
 		return ax_errfmt(errbuf, errlen, "grouping_rules[%d].name: required, 1-%d of "
-				 "A-Z a-z 0-9 _ - + . (and not \"opened\")", i,
+				 "A-Z a-z 0-9 _ - + . (and not \"opened\" or \"flapping\")", i,
 				 AX_GROUP_NAME_MAX), -1;
 	for (j = 0; j < i; j++)
 		if (strcmp(rs->v[j].name, name->valuestring) == 0)
@@ -385,6 +386,28 @@ char *ax_group_key(const struct ax_group_rule *r, const struct ax_group_input *i
 		}
 	}
 	return key;
+}
+
+/* ---------------------------------------------------------------- flapping, root CI */
+
+int ax_group_is_flap(long flap_window_s, double resolved_s)
+{
+	return flap_window_s > 0 && resolved_s >= 0 && resolved_s <= (double)flap_window_s;
+}
+
+const char *ax_group_root_ci(const struct ax_group_input *in, const char **kind)
+{
+	const char *v = in->host, *k = "host";
+
+	if (!present(v)) {
+		v = in->labels != NULL ? ax_json_str(in->labels, "node") : NULL;
+		k = "node";
+	}
+	if (!present(v))
+		return NULL;
+	if (kind != NULL)
+		*kind = k;
+	return v;
 }
 
 /* ---------------------------------------------------------------- decide */

@@ -14,18 +14,27 @@
  *      idempotent by action id).  The fresh ones are claimed with the
  *      writes of step 4;
  *   2. locks the open incidents the fresh signals can touch -- those of
- *      their group keys and those holding their fingerprints -- in id
+ *      their group keys and those holding their fingerprints, and for
+ *      flapping the resolved incident a fingerprint last resolved in
+ *      within the flap window and the open incident of its group -- in id
  *      order (FOR UPDATE), then reads those incidents' alerts of the
- *      signals' fingerprints and their firing counts.  Every writer of an
+ *      signals' fingerprints and their firing counts.  In the same round
+ *      trip it reads, per root CI of the batch, the oldest open incidents
+ *      with a firing alert on it (parent candidates; not locked: the
+ *      child's foreign key share-locks the parent it names).  Every writer of an
  *      incident's alerts holds that incident's lock first, so what was read
  *      stays true until COMMIT, and two consumers lock in the same order;
  *   3. applies the signals in stream order to that state in memory: a
  *      firing alert joins the open incident already holding its
- *      fingerprint, else the open incident of its group key, else opens
- *      one (classified at once); a resolved alert resolves its alert, and
- *      the incident when no alert of it is still firing.  Each change
- *      records what to write, the stage events and the notify actions
- *      with the incident as it stands at that signal;
+ *      fingerprint, else -- flapping, when it resolved within the
+ *      tenant's flap_window_s -- goes back to the incident it resolved
+ *      in (reopened, unless its group has another open incident: that
+ *      one takes it), else the open incident of its group key, else opens
+ *      one (classified at once, and the child of the oldest open incident
+ *      of another group on the same machine); a resolved alert resolves
+ *      its alert, and the incident when no alert of it is still firing.
+ *      Each change records what to write, the stage events and the notify
+ *      actions with the incident as it stands at that signal;
  *   4. writes it all in one pipeline (common/store.c).  An incident this
  *      batch opens may meet one a concurrent consumer opened for the same
  *      group (the partial unique index incidents_open_group refuses it),
@@ -98,25 +107,55 @@ static const char Q_SETTINGS[] =
  * 13,000 alerts, p99 10 s at 1,000 alerts/s).
  *
  * Q_LOCK: the open incidents of the batch's group keys and those holding
- * its fingerprints, locked in id order.  Column 11: seconds since the
- * incident last saw a signal (rule windows); 12: its firing alerts. */
+ * its fingerprints; for flapping ($3, the tenant's flap_window_s; 0: off)
+ * the incident each fingerprint's alert last resolved in within the
+ * window (an alert's updated_at is its last signal, so its resolving)
+ * and the open incident of that incident's group key; locked in id
+ * order.  Column 11: seconds since the incident last saw a signal (rule
+ * windows); 12: its firing alerts; 13: its status. */
 static const char Q_LOCK[] =
+	"WITH flap AS (SELECT a.incident_id FROM jsonb_array_elements_text($2::jsonb) AS f(fp) "
+	"CROSS JOIN LATERAL (SELECT incident_id FROM alerts WHERE fingerprint = f.fp "
+	"AND status = 'resolved' AND updated_at >= now() - make_interval(secs => $3::int) "
+	"ORDER BY updated_at DESC LIMIT 1) AS a WHERE $3::int > 0) "
 	"SELECT id, title, severity, category, confidence, stage, group_key, service, "
 	"alert_count, to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-	"trace, extract(epoch FROM now() - last_signal_at), firing_count "
-	"FROM incidents WHERE status = 'open' AND id = ANY (ARRAY("
+	"trace, extract(epoch FROM now() - last_signal_at), firing_count, status "
+	"FROM incidents WHERE (status = 'open' OR id IN (SELECT incident_id FROM flap)) "
+	"AND id = ANY (ARRAY("
 	"SELECT i.id FROM jsonb_array_elements_text($1::jsonb) AS k(key) CROSS JOIN LATERAL ("
 	"SELECT id FROM incidents WHERE status = 'open' AND group_key = k.key OFFSET 0) AS i "
 	"UNION "
 	"SELECT a.incident_id FROM jsonb_array_elements_text($2::jsonb) AS f(fp) CROSS JOIN LATERAL ("
-	"SELECT incident_id FROM alerts WHERE fingerprint = f.fp OFFSET 0) AS a)) "
+	"SELECT incident_id FROM alerts WHERE fingerprint = f.fp OFFSET 0) AS a "
+	"UNION SELECT incident_id FROM flap "
+	"UNION SELECT o.id FROM flap JOIN incidents r ON r.id = flap.incident_id "
+	"CROSS JOIN LATERAL (SELECT id FROM incidents WHERE status = 'open' "
+	"AND group_key = r.group_key OFFSET 0) AS o)) "
 	"ORDER BY id FOR UPDATE";
-/* The alerts of the batch's fingerprints in the locked incidents ($1). */
+/* The alerts of the batch's fingerprints in the locked incidents ($1);
+ * column 6: seconds since a resolved alert resolved, -1 when firing. */
 static const char Q_ALERTS[] =
-	"SELECT a.id, a.incident_id, a.fingerprint, a.status, a.severity, a.flap_count "
+	"SELECT a.id, a.incident_id, a.fingerprint, a.status, a.severity, a.flap_count, "
+	"CASE WHEN a.status = 'resolved' THEN extract(epoch FROM now() - a.updated_at) "
+	"ELSE -1 END "
 	"FROM jsonb_array_elements_text($2::jsonb) AS f(fp) CROSS JOIN LATERAL ("
 	"SELECT * FROM alerts WHERE fingerprint = f.fp AND incident_id = ANY (ARRAY("
 	"SELECT x::uuid FROM jsonb_array_elements_text($1::jsonb) AS x)) OFFSET 0) AS a";
+/* Parent candidates: per root CI of the batch ($1, machine names; see
+ * ax_group_root_ci), the oldest open incidents with a firing alert whose
+ * host or node label is that machine (the partial indexes of 0013).  Four
+ * per CI: the candidates of the opening alert's own group, or closed by
+ * this batch, are skipped in memory. */
+static const char Q_PARENT[] =
+	"SELECT c.ci, p.id, p.group_key, "
+	"to_char(p.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+	"FROM jsonb_array_elements_text($1::jsonb) AS c(ci) CROSS JOIN LATERAL ("
+	"SELECT DISTINCT i.id, i.group_key, i.opened_at FROM ("
+	"SELECT incident_id FROM alerts WHERE host = c.ci AND status = 'firing' "
+	"UNION ALL SELECT incident_id FROM alerts WHERE labels->>'node' = c.ci "
+	"AND labels ? 'node' AND status = 'firing') AS a JOIN incidents i ON i.id = a.incident_id "
+	"WHERE i.status = 'open' ORDER BY i.opened_at, i.id LIMIT 4) AS p";
 
 /* An incident the batch touches: read in step 2 or opened in step 3. */
 struct inc {
@@ -134,6 +173,9 @@ struct inc {
 	char opened_at[TS_LEN], resolved_at[TS_LEN];
 	double idle_s;              /* since it last saw a signal (rule windows) */
 	int touched;                /* a signal of this unit touched it */
+	char *ci;                   /* opened by this unit: its opening alert's root CI */
+	int ref;                    /* only named as a parent: not locked, never written */
+	char parent_id[AX_UUID_LEN];        /* opened by this unit: its parent, "" none */
 };
 
 /* An alert the batch touches.  Strings of inserted alerts are borrowed
@@ -152,6 +194,7 @@ struct alert {
 	const char *group_rule;         /* inserted alerts: the rule (u->rules or static) */
 	cJSON *group_match;             /* inserted alerts: owned, the values that matched */
 	long flap_count;
+	double resolved_s;              /* seconds since it resolved; -1 firing */
 };
 
 /* One entry of the tenant's unit of work. */
@@ -193,6 +236,7 @@ struct unit {
 	char **events;              /* JSON texts to publish */
 	int nev, capev;
 	PGresult *pending;          /* redeliveries' pending actions */
+	PGresult *parents;          /* Q_PARENT's candidates, or NULL */
 	struct ax_store_batch *w;
 	struct ax_group_rules rules;    /* the tenant's, read by load() */
 	long flap_window_s;
@@ -251,6 +295,7 @@ static void unit_reset(struct unit *u)
 		free(x->trace);
 		free(x->cat_owned);
 		free(x->stage_owned);
+		free(x->ci);
 		free(x);
 	}
 	for (i = 0; i < u->nal; i++)
@@ -271,6 +316,9 @@ static void unit_reset(struct unit *u)
 	if (u->pending != NULL)
 		PQclear(u->pending);
 	u->pending = NULL;
+	if (u->parents != NULL)
+		PQclear(u->parents);
+	u->parents = NULL;
 	ax_store_batch_clear(u->w);
 }
 
@@ -494,11 +542,65 @@ static void rule_keys(const struct unit *u, const struct ax_signal *s, cJSON *ke
 	}
 }
 
+/* The root CI of each fresh firing alert, once each, into cis. */
+static void root_cis(const struct unit *u, cJSON *cis)
+{
+	int i;
+
+	for (i = 0; i < u->n; i++) {
+		const struct item *it = &u->items[i];
+		struct ax_group_input in;
+		const cJSON *c;
+		const char *ci;
+		int dup = 0;
+
+		if (!it->valid || !it->fresh || it->sig.kind != AX_KIND_ALERT ||
+		    it->sig.status != AX_STATUS_FIRING)
+			continue;
+		ax_group_input_of(&in, &it->sig);
+		ci = ax_group_root_ci(&in, NULL);
+		if (ci == NULL)
+			continue;
+		cJSON_ArrayForEach(c, cis)
+			dup |= strcmp(c->valuestring, ci) == 0;
+		if (!dup && !cJSON_AddItemToArray(cis, cJSON_CreateString(ci)))
+			abort();
+	}
+}
+
+/* Q_LOCK, and Q_PARENT when the batch names machines, in one round trip. */
+static PGresult *lock_read(struct unit *u, const char *gk, const char *fps)
+{
+	cJSON *cis = cJSON_CreateArray();
+	struct ax_pg_stmt st[2];
+	PGresult *res[2];
+	char flap[24], *citext;
+	const char *pl[3] = { gk, fps, flap }, *pp[1];
+	int n = 1;
+
+	if (cis == NULL)
+		abort();
+	snprintf(flap, sizeof(flap), "%ld", u->flap_window_s);
+	root_cis(u, cis);
+	st[0] = (struct ax_pg_stmt){ Q_LOCK, 3, pl };
+	citext = ax_json_print(cis);
+	pp[0] = citext;
+	if (cJSON_GetArraySize(cis) > 0)
+		st[n++] = (struct ax_pg_stmt){ Q_PARENT, 1, pp };
+	cJSON_Delete(cis);
+	if (ax_pg_pipeline(u->r->pg, st, n, res, u->err, u->errlen) != AX_OK) {
+		free(citext);
+		return NULL;
+	}
+	free(citext);
+	u->parents = n > 1 ? res[1] : NULL;
+	return res[0];
+}
+
 static int load(struct unit *u)
 {
 	cJSON *keys = cJSON_CreateArray(), *ids;
 	char *gk, *fps, *idtext;
-	const char *p[2];
 	PGresult *res, *rr;
 	int i, n;
 
@@ -522,9 +624,7 @@ static int load(struct unit *u)
 	gk = ax_json_print(keys);
 	cJSON_Delete(keys);
 	fps = json_list(u, pick_fp);
-	p[0] = gk;
-	p[1] = fps;
-	res = q(u, Q_LOCK, 2, p);
+	res = lock_read(u, gk, fps);
 	free(gk);
 	if (res == NULL) {
 		free(fps);
@@ -538,7 +638,7 @@ static int load(struct unit *u)
 		struct inc *x = inc_add(u);
 
 		snprintf(x->id, sizeof(x->id), "%s", PQgetvalue(res, i, 0));
-		x->open = 1;
+		x->open = strcmp(PQgetvalue(res, i, 13), "open") == 0;
 		x->title = dup_col(res, i, 1);
 		if (ax_severity_parse(PQgetvalue(res, i, 2), &x->sev) != 0)
 			x->sev = AX_SEV_INFO;
@@ -590,6 +690,7 @@ static int load(struct unit *u)
 		if (ax_severity_parse(PQgetvalue(rr, i, 4), &a->sev) != 0)
 			a->sev = AX_SEV_INFO;
 		a->flap_count = strtol(PQgetvalue(rr, i, 5), NULL, 10);
+		a->resolved_s = strtod(PQgetvalue(rr, i, 6), NULL);
 	}
 	PQclear(rr);
 	return 0;
@@ -741,11 +842,74 @@ static void classify(struct unit *u, struct item *it)
 	reason_analysis_release(&an);
 }
 
-static struct inc *open_incident(struct unit *u, struct item *it, char *group_key)
+/* The parent of an incident about to open under key for it's alert: the
+ * oldest open incident of another group with a firing alert on the same
+ * machine (ax_group_root_ci: host, else node label) -- read by Q_PARENT,
+ * or opened earlier in this unit, which is younger than any of those.
+ * stale is closed by the opening (supersede) and so is no parent.  NULL,
+ * or the parent with *why (free()) saying what they share. */
+static struct inc *choose_parent(struct unit *u, const struct item *it, const char *key,
+				 const struct inc *stale, char **why)
+{
+	struct ax_group_input in;
+	const char *ci, *kind;
+	struct inc *x;
+	int i;
+
+	ax_group_input_of(&in, &it->sig);
+	ci = ax_group_root_ci(&in, &kind);
+	if (ci == NULL)
+		return NULL;
+	for (i = 0; u->parents != NULL && i < PQntuples(u->parents); i++) {
+		const char *id = PQgetvalue(u->parents, i, 1);
+
+		if (strcmp(PQgetvalue(u->parents, i, 0), ci) != 0 ||
+		    strcmp(PQgetvalue(u->parents, i, 2), key) == 0)
+			continue;
+		x = find_inc(u, id);
+		if (x != NULL && !x->ref && (!x->open || x == stale))
+			continue;
+		if (x == NULL) {
+			/* Not locked: a reference for the parent_id only. */
+			x = inc_add(u);
+			x->ref = 1;
+			snprintf(x->id, sizeof(x->id), "%s", id);
+			x->group_key = ax_xstrdup(PQgetvalue(u->parents, i, 2));
+			snprintf(x->opened_at, sizeof(x->opened_at), "%s",
+				 PQgetvalue(u->parents, i, 3));
+		}
+		*why = ax_xasprintf("shares root CI %s (the alert's %s) with the older open "
+				    "incident %s of %s, opened %s", ci,
+				    strcmp(kind, "host") == 0 ? "host" : "node label", x->id,
+				    x->group_key, x->opened_at);
+		return x;
+	}
+	for (i = 0; i < u->ninc; i++) {
+		x = u->incs[i];
+		if (!x->isnew || !x->open || x == stale || x->ci == NULL ||
+		    strcmp(x->ci, ci) != 0 || strcmp(x->group_key, key) == 0)
+			continue;
+		*why = ax_xasprintf("shares root CI %s (the alert's %s) with the older open "
+				    "incident %s of %s, opened %s", ci,
+				    strcmp(kind, "host") == 0 ? "host" : "node label", x->id,
+				    x->group_key, x->opened_at);
+		return x;
+	}
+	return NULL;
+}
+
+static struct inc *open_incident(struct unit *u, struct item *it, char *group_key,
+				 const struct inc *stale)
 {
 	const struct ax_signal *s = &it->sig;
-	struct inc *x = inc_add(u);
+	struct inc *x, *parent;
+	struct ax_group_input in;
+	const char *ci;
+	char *why = NULL;
 	cJSON *o;
+
+	parent = choose_parent(u, it, group_key, stale, &why);
+	x = inc_add(u);
 
 	ax_uuid7(x->id);
 	x->isnew = 1;
@@ -757,6 +921,11 @@ static struct inc *open_incident(struct unit *u, struct item *it, char *group_ke
 	x->sev = s->severity;
 	x->stage = "classify";
 	now_text(x->opened_at);
+	ax_group_input_of(&in, s);
+	ci = ax_group_root_ci(&in, NULL);
+	x->ci = ci != NULL ? ax_xstrdup(ci) : NULL;
+	if (parent != NULL)
+		snprintf(x->parent_id, sizeof(x->parent_id), "%s", parent->id);
 	it->inc = x;
 
 	o = cJSON_CreateObject();
@@ -766,6 +935,11 @@ static struct inc *open_incident(struct unit *u, struct item *it, char *group_ke
 	cJSON_AddStringToObject(o, "severity", ax_severity_str(s->severity));
 	cJSON_AddStringToObject(o, "first_alert", s->name);
 	cJSON_AddStringToObject(o, "fingerprint", s->fingerprint);
+	if (parent != NULL) {
+		cJSON_AddStringToObject(o, "parent_id", parent->id);
+		cJSON_AddStringToObject(o, "parent_reason", why);
+		free(why);
+	}
 	add_stage(u, it, "opened", o, ms_since(&it->t0));
 	cJSON_Delete(o);
 	return x;
@@ -852,6 +1026,113 @@ static void refire(struct unit *u, struct item *it, struct alert *a)
 	it->outcome = "updated its alert";
 }
 
+/* The alert of fingerprint fp that resolved most recently within the
+ * tenant's flap window in an incident no longer open (Q_LOCK read it, or
+ * this unit resolved it), or NULL.  One resolved in a still open incident
+ * is found by the fingerprint rule instead. */
+static struct alert *find_flap(struct unit *u, const char *fp)
+{
+	struct alert *best = NULL;
+	int i;
+
+	for (i = 0; i < u->nal; i++) {
+		struct alert *a = u->alerts[i];
+
+		if (a->inc->open || a->status != AX_STATUS_RESOLVED || strcmp(a->fp, fp) != 0 ||
+		    !ax_group_is_flap(u->flap_window_s, a->resolved_s))
+			continue;
+		if (best == NULL || a->resolved_s < best->resolved_s)
+			best = a;
+	}
+	return best;
+}
+
+/* The flapping stage event on it->inc: alert a (now firing in it->inc)
+ * fired again ago seconds after resolving.  from: the incident it
+ * resolved in when that is another one (it joined its group's open
+ * incident), NULL when it came back to the same one. */
+static void flapped(struct unit *u, struct item *it, struct alert *a, double ago,
+		    const struct inc *from, int reopened)
+{
+	cJSON *out = cJSON_CreateObject();
+
+	if (out == NULL)
+		abort();
+	a->flap_count++;
+	cJSON_AddStringToObject(out, "alert", it->sig.name);
+	cJSON_AddStringToObject(out, "fingerprint", a->fp);
+	cJSON_AddNumberToObject(out, "flap_count", (double)a->flap_count);
+	cJSON_AddNumberToObject(out, "flap_window_s", (double)u->flap_window_s);
+	cJSON_AddNumberToObject(out, "resolved_s_ago", (double)(long)ago);
+	if (cJSON_AddBoolToObject(out, "reopened", reopened) == NULL)
+		abort();
+	if (from != NULL)
+		cJSON_AddStringToObject(out, "resolved_in", from->id);
+	add_stage(u, it, "flapping", out, ms_since(&it->t0));
+	cJSON_Delete(out);
+	it->outcome = reopened ? "flapping: reopened its incident" :
+		      from != NULL ? "flapping: joined its group's open incident" :
+		      "flapping: fired again in its incident";
+}
+
+/* Alert f fired again soon after resolving in an incident since closed:
+ * not a new incident.  When f's group has another open incident (opened
+ * meanwhile) the alert joins that one -- one open incident per key,
+ * incidents_open_group -- under rule "flapping"; else f's incident is
+ * reopened (status open, resolved_at NULL, stage "reopened") and f fires
+ * in it again.  Either way the flapping event counts it.  No notify
+ * action: a flapping alert would page at every flap. */
+static void flap_back(struct unit *u, struct item *it, struct alert *f)
+{
+	const struct ax_signal *s = &it->sig;
+	struct inc *x = find_open(u, f->inc->group_key), *from = f->inc;
+	double ago = f->resolved_s;
+	struct alert *a;
+	cJSON *values;
+
+	if (x == NULL) {
+		x = from;
+		x->open = 1;
+		x->resolved_at[0] = '\0';
+		x->stage = "reopened";
+		refire(u, it, f);
+		flapped(u, it, f, ago, NULL, 1);
+		return;
+	}
+	it->inc = x;
+	a = alert_add(u);
+	ax_uuid7(a->id);
+	a->isnew = 1;
+	a->inc = x;
+	snprintf(a->fp, sizeof(a->fp), "%s", s->fingerprint);
+	a->status = AX_STATUS_FIRING;
+	a->sev = s->severity;
+	a->first = s;
+	a->summary = s->summary;
+	a->last_signal = it->e->id;
+	a->resolved_s = -1;
+	a->flap_count = f->flap_count;
+	a->group_rule = AX_GROUP_RULE_FLAPPING;
+	a->group_match = cJSON_CreateObject();
+	values = cJSON_CreateObject();
+	if (a->group_match == NULL || values == NULL)
+		abort();
+	cJSON_AddStringToObject(a->group_match, "key", x->group_key);
+	cJSON_AddStringToObject(values, "fingerprint", s->fingerprint);
+	cJSON_AddItemToObject(a->group_match, "values", values);
+	cJSON_AddStringToObject(a->group_match, "resolved_in", from->id);
+	cJSON_AddNumberToObject(a->group_match, "resolved_s_ago", (double)(long)ago);
+	cJSON_AddNumberToObject(a->group_match, "flap_window_s", (double)u->flap_window_s);
+	history(u, it, a, NULL);
+	x->alert_count++;
+	x->firing++;
+	x->sev = reason_severity_max(x->sev, s->severity);
+	touch(x);
+	flapped(u, it, a, ago, from, 0);
+	/* The old row is not flapping any more: the new one carries it. */
+	f->resolved_s = -1;
+}
+
 /* 0, or -1 when the signal cannot be grouped (it->outcome says why).
  * The tenant's rules (common/group.c) decide: the first rule whose
  * incident is fresh attaches the alert, else it opens an incident under
@@ -869,8 +1150,23 @@ static int on_firing(struct unit *u, struct item *it)
 	ax_group_input_of(&in, s);
 	ax_group_decide(&u->rules, &in, lookup_open, u, &d);
 	if (d.incident != NULL && d.rule != NULL && ax_group_is_fingerprint(d.rule)) {
-		refire(u, it, find_alert(u, s->fingerprint));
+		a = find_alert(u, s->fingerprint);
+		if (a->status == AX_STATUS_RESOLVED &&
+		    ax_group_is_flap(u->flap_window_s, a->resolved_s)) {
+			double ago = a->resolved_s;
+
+			refire(u, it, a);
+			flapped(u, it, a, ago, NULL, 0);
+		} else {
+			refire(u, it, a);
+		}
 		ax_group_decision_release(&d);
+		return 0;
+	}
+	a = find_flap(u, s->fingerprint);
+	if (a != NULL) {
+		ax_group_decision_release(&d);
+		flap_back(u, it, a);
 		return 0;
 	}
 	if (d.key == NULL) {
@@ -879,7 +1175,7 @@ static int on_firing(struct unit *u, struct item *it)
 		return -1;
 	}
 	if (d.incident == NULL) {
-		x = open_incident(u, it, ax_xstrdup(d.key));
+		x = open_incident(u, it, ax_xstrdup(d.key), d.stale);
 		created = 1;
 		if (d.stale != NULL)
 			supersede(u, it, d.stale, &d);
@@ -897,6 +1193,7 @@ static int on_firing(struct unit *u, struct item *it)
 	a->first = s;
 	a->summary = s->summary;
 	a->last_signal = it->e->id;
+	a->resolved_s = -1;
 	a->group_rule = ax_group_decision_rule(&d);     /* u->rules' or static */
 	a->group_match = ax_group_decision_match(&u->rules, &d);
 	if (d.stale != NULL)
@@ -935,6 +1232,7 @@ static void on_resolved(struct unit *u, struct item *it)
 		now_text(a->ends_at);
 	a->last_signal = it->e->id;
 	a->dirty = 1;
+	a->resolved_s = 0;
 	touch(x);
 	if (a->status == AX_STATUS_FIRING) {
 		a->status = AX_STATUS_RESOLVED;
@@ -1034,6 +1332,7 @@ static void queue_writes(struct unit *u)
 			.opened_at = x->opened_at,
 			.resolved_at = x->resolved_at[0] != '\0' ? x->resolved_at : NULL,
 			.trace = x->trace, .touched = x->touched,
+			.parent_id = x->parent_id[0] != '\0' ? x->parent_id : NULL,
 		};
 
 		if (x->isnew)

@@ -30,7 +30,13 @@
  * window), then exactly one of service; namespace+host; host; name (the
  * "unless" lists make them exclusive), with the tenant's window.
  *
- * Keys are "<rule name>:<values joined by '/'>", e.g. "service:pay". */
+ * Keys are "<rule name>:<values joined by '/'>", e.g. "service:pay".
+ *
+ * Two decisions sit beside the rules, also pure so replay and the tests
+ * share them with reason: flapping (an alert that fires again within the
+ * tenant's flap_window_s of resolving goes back to the incident it
+ * resolved in, rule "flapping") and the root CI an incident shares with
+ * an older open one (its parent, incidents.parent_id). */
 #ifndef AX_GROUP_H
 #define AX_GROUP_H
 
@@ -132,6 +138,22 @@ struct ax_group_decision {
 void ax_group_decide(const struct ax_group_rules *rs, const struct ax_group_input *in,
 		     ax_group_lookup_fn *lookup, void *arg, struct ax_group_decision *d);
 void ax_group_decision_release(struct ax_group_decision *d);
+/* alerts.group_rule of an alert that joined its group's open incident
+ * because it was flapping (a reserved rule name, like "opened"). */
+#define AX_GROUP_RULE_FLAPPING "flapping"
+
+/* 1 when an alert that resolved resolved_s seconds ago and now fires again
+ * is flapping under the tenant's flap_window_s (0: never; resolved_s < 0:
+ * not resolved). */
+int ax_group_is_flap(long flap_window_s, double resolved_s);
+
+/* The root CI of an alert: the machine it runs on -- its host, else its
+ * Kubernetes "node" label -- or NULL.  *kind (when kind is not NULL) gets
+ * "host" or "node".  Not its namespace: a namespace holds many unrelated
+ * services, and would make every incident of "prod" a child of the
+ * oldest. */
+const char *ax_group_root_ci(const struct ax_group_input *in, const char **kind);
+
 /* alerts.group_rule: the attaching rule's name, or "opened". */
 const char *ax_group_decision_rule(const struct ax_group_decision *d);
 /* alerts.group_match: {"key","values":{...}} plus "rule" (opened: the

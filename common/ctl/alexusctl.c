@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_replay.h"
 
 static const char usage_text[] =
 	"usage: alexusctl <command> [options]\n"
@@ -37,6 +38,8 @@ static const char usage_text[] =
 	"  auth sync [--tenant NAME]                re-mirror tokens and secrets into redis\n"
 	"  incidents list --tenant NAME [--json] [--status open|resolved] [--limit N]\n"
 	"  incidents why ID --tenant NAME [--json]   per alert: the grouping rule and matched values\n"
+	"  replay --tenant NAME --from TS --to TS [--rules FILE] [--json]\n"
+	"                                           re-run grouping over stored alerts (read only)\n"
 	"  audit verify [--tenant NAME]             check audit hash chains (all: owner role)\n"
 	"  cmdb import FILE... --tenant NAME [--format json|csv]\n"
 	"                                           load configuration items and relations\n"
@@ -47,7 +50,7 @@ static const char usage_text[] =
 	"  config [--show-secrets]                  print the configuration table\n"
 	"\n"
 	"migrate and tenant use ALEXUS_ADMIN_DATABASE_URL (the owner role); incidents,\n"
-	"audit and cmdb use ALEXUS_DATABASE_URL (the application role, row-level\n"
+	"replay, audit and cmdb use ALEXUS_DATABASE_URL (the application role, row-level\n"
 	"security applies; cmdb embeds with ALEXUS_EMBED_*, local hashing when unset);\n"
 	"credentials use the admin role and the master keys; token mint uses ALEXUS_JWT_SECRET (or _KEY_FILE), _ISSUER and\n"
 	"_AUDIENCE; token issue/revoke/list, source and auth use the admin role and\n"
@@ -176,6 +179,7 @@ static const struct {
 	{ "source", ctl_source },
 	{ "auth", ctl_auth },
 	{ "incidents", ctl_incidents },
+	{ "replay", ctl_replay },
 	{ "audit", ctl_audit },
 	{ "cmdb", ctl_cmdb },
 	{ "credentials", ctl_credentials },

@@ -9,7 +9,16 @@
  *     (Alertmanager's groupKey in raw) puts two services in one incident;
  *   - a stale window: an incident that saw no signal within the window is
  *     closed ("superseded") and the alert opens a new one;
- *   - rules the loader refuses leave the tenant on the defaults. */
+ *   - rules the loader refuses leave the tenant on the defaults;
+ *   - flapping: an alert that fires again within flap_window_s of
+ *     resolving reopens its incident (or joins its group's open one),
+ *     counted on the alert and in a flapping event; outside the window it
+ *     opens a new incident;
+ *   - parent-child: an incident opened on a machine (host, or node label)
+ *     that an older open incident of another group has a firing alert on
+ *     is that incident's child, with the reason in its opened event;
+ *   - `alexusctl replay`: a proposed rules file gives another compression
+ *     than live, the tenant's own rules give live's, and no row changes. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 
@@ -36,6 +48,7 @@ static struct h_proc reason;
 
 struct sig {
 	const char *name, *status, *service, *ns, *host, *fp_seed, *group_key;
+	const char *node;       /* labels.node */
 };
 
 static long long appended;
@@ -61,6 +74,8 @@ static void xadd(const char *tenant, const struct sig *s)
 		cJSON_AddStringToObject(o, "host", s->host);
 	labels = cJSON_AddObjectToObject(o, "labels");
 	cJSON_AddStringToObject(labels, "alertname", s->name);
+	if (s->node != NULL)
+		cJSON_AddStringToObject(labels, "node", s->node);
 	cJSON_AddStringToObject(o, "source", "alertmanager");
 	cJSON_AddStringToObject(o, "fingerprint", fp);
 	if (s->group_key != NULL) {
@@ -385,6 +400,357 @@ static void test_stale_window(void **state)
 	free(text);
 }
 
+static int runs_done(void *arg)
+{
+	return q(arg, "SELECT count(*) FROM pipeline_runs WHERE status = 'running'") == 0;
+}
+
+/* The incidents' pipeline runs (reason/run.c) have finished, so none of
+ * them moves an incident's stage under the assertions. */
+static void wait_runs(char *tenant)
+{
+	if (!h_wait_until(runs_done, tenant, WAIT_MS)) {
+		h_dump_log(&reason);
+		fail_msg("the pipeline runs did not finish");
+	}
+}
+
+/* The number in column 0 of sql with $1 = id. */
+static long q_id(const char *tenant, const char *sql, const char *id)
+{
+	const char *p[1] = { id };
+
+	return h_pg_long(app, tenant, sql, 1, p);
+}
+
+static void test_flapping(void **state)
+{
+	struct sig up = { "HighLatency", NULL, "pay", NULL, NULL, "f1", NULL, NULL };
+	struct sig down = { "HighLatency", "resolved", "pay", NULL, NULL, "f1", NULL, NULL };
+	struct sig other = { "ErrorRate", NULL, "pay", NULL, NULL, "f2", NULL, NULL };
+	char t[64], i1[AX_UUID_LEN], i2[AX_UUID_LEN], i3[AX_UUID_LEN];
+	cJSON *w, *m;
+	char *text;
+	int k;
+
+	(void)state;
+	h_tenant_new("grp", NULL, t);
+	/* The default window: 600 s (0010). */
+	assert_int_equal(q(t, "SELECT coalesce((SELECT flap_window_s FROM tenant_settings), 600)"),
+			 600);
+	xadd(t, &up);
+	settle();
+	wait_runs(t);
+	incident_of(t, "service:pay", "open", i1);
+	/* Fired, resolved, fired -- twice: one incident, reopened each time. */
+	for (k = 1; k <= 2; k++) {
+		xadd(t, &down);
+		settle();
+		assert_int_equal(q_id(t, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
+				      "status = 'resolved' AND resolved_at IS NOT NULL", i1), 1);
+		xadd(t, &up);
+		settle();
+		assert_int_equal(q(t, "SELECT count(*) FROM incidents"), 1);
+		assert_int_equal(q_id(t, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
+				      "status = 'open' AND resolved_at IS NULL AND stage = 'reopened' "
+				      "AND firing_count = 1 AND alert_count = 1", i1), 1);
+		assert_int_equal(q(t, "SELECT flap_count FROM alerts"), k);
+		assert_int_equal(q(t, "SELECT count(*) FROM alerts WHERE status = 'firing'"), 1);
+	}
+	assert_int_equal(q_id(t, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
+			      "AND stage = 'flapping' AND output->>'alert' = 'HighLatency' AND "
+			      "(output->>'flap_window_s')::int = 600 AND "
+			      "(output->>'resolved_s_ago')::int BETWEEN 0 AND 60 AND "
+			      "(output->>'reopened')::boolean", i1), 2);
+	assert_int_equal(q_id(t, "SELECT max((output->>'flap_count')::int) FROM incident_events "
+			      "WHERE incident_id = $1::uuid AND stage = 'flapping'", i1), 2);
+	/* history: NULL->firing, then (firing->resolved, resolved->firing) x2 */
+	assert_int_equal(q(t, "SELECT count(*) FROM alert_history"), 5);
+	text = why_text(t, i1);
+	assert_non_null(strstr(text, "flapping: HighLatency fired again "));
+	assert_non_null(strstr(text, "after resolving (flap 2)"));
+	free(text);
+
+	/* Resolved again; meanwhile another alert opens the group's new
+	 * incident: the flapping alert joins that one, not its old one. */
+	xadd(t, &down);
+	settle();
+	xadd(t, &other);
+	settle();
+	incident_of(t, "service:pay", "open", i2);
+	assert_string_not_equal(i1, i2);
+	xadd(t, &up);
+	settle();
+	assert_int_equal(q(t, "SELECT count(*) FROM incidents"), 2);
+	assert_int_equal(q_id(t, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
+			      "status = 'resolved'", i1), 1);
+	assert_int_equal(q_id(t, "SELECT alert_count FROM incidents WHERE id = $1::uuid", i2), 2);
+	w = why_json(t, i2);
+	expect_alert(w, 1, "HighLatency", "flapping", "service:pay");
+	m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(w, "alerts"), 1), "match");
+	assert_string_equal(ax_json_str(m, "resolved_in"), i1);
+	assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(
+		cJSON_GetObjectItem(w, "alerts"), 1), "flap_count")), 3);
+	cJSON_Delete(w);
+	{
+		const char *p[2] = { i2, i1 };
+
+		assert_int_equal(h_pg_long(app, t, "SELECT count(*) FROM incident_events WHERE "
+					   "incident_id = $1::uuid AND stage = 'flapping' AND "
+					   "output->>'resolved_in' = $2 AND "
+					   "NOT (output->>'reopened')::boolean", 2, p), 1);
+	}
+
+	/* Outside the window: resolved an hour ago, it opens a new incident. */
+	xadd(t, &down);
+	xadd(t, &(struct sig){ "ErrorRate", "resolved", "pay", NULL, NULL, "f2", NULL, NULL });
+	settle();
+	{
+		const char *p[1] = { t };
+
+		PQclear(h_pg_q(admin, t, "UPDATE alerts SET updated_at = now() - interval '1 hour' "
+			       "WHERE tenant_id = $1", 1, p));
+	}
+	xadd(t, &up);
+	settle();
+	assert_int_equal(q(t, "SELECT count(*) FROM incidents"), 3);
+	incident_of(t, "service:pay", "open", i3);
+	assert_int_equal(q_id(t, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
+			      "AND stage = 'flapping'", i3), 0);
+	assert_int_equal(q_id(t, "SELECT flap_count FROM alerts WHERE incident_id = $1::uuid",
+			      i3), 0);
+}
+
+static void test_parent_child(void **state)
+{
+	static const struct sig story[] = {
+		{ "DiskFull", NULL, "db", NULL, "h1", "p1", NULL, NULL },
+		{ "HighLatency", NULL, "api", NULL, "h1", "p2", NULL, NULL },
+		{ "PodCrashLooping", NULL, "web", "shop", NULL, "p3", NULL, "h1" },
+		{ "CPUHigh", NULL, "batch", NULL, "h2", "p4", NULL, NULL },
+	};
+	char t[64], db[AX_UUID_LEN], api[AX_UUID_LEN], web[AX_UUID_LEN], batch[AX_UUID_LEN];
+	cJSON *w;
+	char *text;
+
+	(void)state;
+	h_tenant_new("grp", NULL, t);
+	xadd(t, &story[0]);
+	settle();
+	/* api and web in one batch: both children of db, the older one. */
+	xadd(t, &story[1]);
+	xadd(t, &story[2]);
+	xadd(t, &story[3]);
+	settle();
+	incident_of(t, "service:db", "open", db);
+	incident_of(t, "service:api", "open", api);
+	incident_of(t, "service:web", "open", web);
+	incident_of(t, "service:batch", "open", batch);
+	assert_int_equal(q_id(t, "SELECT count(*) FROM incidents WHERE parent_id = $1::uuid", db), 2);
+	assert_int_equal(q_id(t, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
+			      "parent_id IS NULL", db), 1);
+	assert_int_equal(q_id(t, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
+			      "parent_id IS NULL", batch), 1);
+	{
+		const char *p[2] = { api, db };
+
+		assert_int_equal(h_pg_long(app, t, "SELECT count(*) FROM incident_events WHERE "
+					   "incident_id = $1::uuid AND stage = 'opened' AND "
+					   "output->>'parent_id' = $2 AND output->>'parent_reason' "
+					   "LIKE 'shares root CI h1 (the alert''s host)%'", 2, p), 1);
+		p[0] = web;
+		assert_int_equal(h_pg_long(app, t, "SELECT count(*) FROM incident_events WHERE "
+					   "incident_id = $1::uuid AND stage = 'opened' AND "
+					   "output->>'parent_id' = $2 AND output->>'parent_reason' "
+					   "LIKE 'shares root CI h1 (the alert''s node label)%'", 2, p),
+				 1);
+	}
+	w = why_json(t, api);
+	assert_string_equal(ax_json_str(w, "parent_id"), db);
+	cJSON_Delete(w);
+	text = why_text(t, web);
+	{
+		char want[128];
+
+		snprintf(want, sizeof(want), "parent %s", db);
+		assert_non_null(strstr(text, want));
+		snprintf(want, sizeof(want), "opened, child of %s: shares root CI h1", db);
+		assert_non_null(strstr(text, want));
+	}
+	free(text);
+
+	/* The parent resolved: a new incident on h1 has no open parent. */
+	xadd(t, &(struct sig){ "DiskFull", "resolved", "db", NULL, "h1", "p1", NULL, NULL });
+	xadd(t, &(struct sig){ "HighLatency", "resolved", "api", NULL, "h1", "p2", NULL, NULL });
+	xadd(t, &(struct sig){ "PodCrashLooping", "resolved", "web", "shop", NULL, "p3", NULL,
+			       "h1" });
+	settle();
+	xadd(t, &(struct sig){ "MemoryHigh", NULL, "cache", NULL, "h1", "p5", NULL, NULL });
+	settle();
+	incident_of(t, "service:cache", "open", api);
+	assert_int_equal(q_id(t, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
+			      "parent_id IS NULL", api), 1);
+}
+
+/* Every table's row count, and a digest of the tenant's incidents and
+ * alerts, as one string: equal before and after means nothing changed. */
+static char *db_state(const char *tenant)
+{
+	PGresult *tabs = h_pg_q(admin, NULL, "SELECT quote_ident(table_name) FROM "
+				"information_schema.tables WHERE table_schema = 'public' AND "
+				"table_type = 'BASE TABLE' ORDER BY 1", 0, NULL);
+	size_t cap = 16384, len = 0;
+	char *out = malloc(cap), sql[256];
+	PGresult *r;
+	int i;
+
+	assert_non_null(out);
+	assert_true(PQntuples(tabs) > 10);
+	for (i = 0; i < PQntuples(tabs); i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", PQgetvalue(tabs, i, 0));
+		r = h_pg_q(admin, tenant, sql, 0, NULL);
+		len += (size_t)snprintf(out + len, cap - len, "%s=%s ", PQgetvalue(tabs, i, 0),
+					PQgetvalue(r, 0, 0));
+		PQclear(r);
+		assert_true(len < cap - 256);
+	}
+	PQclear(tabs);
+	r = h_pg_q(app, tenant, "SELECT md5(coalesce((SELECT string_agg(i::text, ',' ORDER BY id) "
+		   "FROM incidents i), '') || coalesce((SELECT string_agg(a::text, ',' ORDER BY id) "
+		   "FROM alerts a), ''))", 0, NULL);
+	snprintf(out + len, cap - len, "digest=%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return out;
+}
+
+static cJSON *replay_json(const char *tenant, const char *from, const char *to,
+			  const char *rules)
+{
+	char *out = NULL;
+	cJSON *j;
+	int rc;
+
+	if (rules != NULL)
+		rc = h_ctl(&out, "replay", "--tenant", tenant, "--from", from, "--to", to,
+			   "--rules", rules, "--json", NULL);
+	else
+		rc = h_ctl(&out, "replay", "--tenant", tenant, "--from", from, "--to", to, "--json",
+			   NULL);
+	if (rc != 0)
+		fail_msg("replay exited %d: %s", rc, out);
+	j = cJSON_Parse(out);
+	if (j == NULL)
+		fail_msg("replay --json printed no JSON: %s", out);
+	free(out);
+	return j;
+}
+
+static double fig(const cJSON *j, const char *which, const char *what)
+{
+	return cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, which), what));
+}
+
+static void test_replay(void **state)
+{
+	static const struct sig story[] = {
+		{ "HighLatency", NULL, "pay", "shop", NULL, "r1", NULL, NULL },
+		{ "ErrorRate", NULL, "pay", "shop", NULL, "r2", NULL, NULL },
+		{ "PodCrashLooping", NULL, "cart", "shop", NULL, "r3", NULL, NULL },
+		{ "HighLatency", NULL, "cart", "shop", NULL, "r4", NULL, NULL },
+		{ "ErrorRate", "resolved", "pay", "shop", NULL, "r2", NULL, NULL },
+		{ "ErrorRate", NULL, "pay", "shop", NULL, "r2", NULL, NULL },      /* flaps */
+	};
+	char t[64], from[32], to[32], path[] = "/tmp/alexus-replay-rules-XXXXXX", *before, *after;
+	const char *proposed = "[{\"name\":\"fingerprint\",\"fields\":[\"fingerprint\"],"
+			       "\"window_s\":0},{\"name\":\"ns\",\"fields\":[\"namespace\"]}]";
+	time_t now = time(NULL), t0 = now - 3600, t1 = now + 3600;
+	struct tm tm;
+	cJSON *live, *prop, *list;
+	char *text = NULL;
+	size_t i;
+	int fd;
+
+	(void)state;
+	h_tenant_new("grp", NULL, t);
+	for (i = 0; i < sizeof(story) / sizeof(story[0]); i++)
+		xadd(t, &story[i]);
+	settle();
+	wait_runs(t);
+	gmtime_r(&t0, &tm);
+	strftime(from, sizeof(from), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	gmtime_r(&t1, &tm);
+	strftime(to, sizeof(to), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, proposed, strlen(proposed)), (ssize_t)strlen(proposed));
+	close(fd);
+	/* Live: pay and cart, 5 firing signals (4 alerts + 1 flap). */
+	assert_int_equal(q(t, "SELECT count(*) FROM incidents"), 2);
+	before = db_state(t);
+
+	live = replay_json(t, from, to, NULL);
+	assert_string_equal(ax_json_str(live, "rules"), "the defaults");
+	assert_int_equal((int)fig(live, "live", "incidents"), 2);
+	assert_int_equal((int)fig(live, "live", "alerts"), 4);
+	assert_int_equal((int)fig(live, "live", "signals"), 5);
+	assert_int_equal((int)fig(live, "replay", "incidents"), 2);
+	assert_int_equal((int)fig(live, "replay", "signals"), 5);
+	assert_true(fig(live, "replay", "compression") == fig(live, "live", "compression"));
+	assert_true(fig(live, "live", "compression") == 2.5);
+	list = cJSON_GetObjectItem(cJSON_GetObjectItem(live, "replay"), "incident_list");
+	assert_string_equal(ax_json_str(cJSON_GetArrayItem(list, 0), "key"), "service:pay");
+	assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0),
+								     "flaps")), 1);
+
+	prop = replay_json(t, from, to, path);
+	assert_string_equal(ax_json_str(prop, "rules"), path);
+	assert_int_equal((int)fig(prop, "live", "incidents"), 2);
+	assert_int_equal((int)fig(prop, "replay", "incidents"), 1);
+	assert_int_equal((int)fig(prop, "replay", "signals"), 5);
+	assert_true(fig(prop, "replay", "compression") == 5.0);
+	assert_true(fig(prop, "replay", "compression") != fig(prop, "live", "compression"));
+	list = cJSON_GetObjectItem(cJSON_GetObjectItem(prop, "replay"), "incident_list");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(ax_json_str(cJSON_GetArrayItem(list, 0), "key"), "ns:shop");
+	assert_string_equal(ax_json_str(cJSON_GetArrayItem(list, 0), "rule"), "ns");
+	cJSON_Delete(live);
+	cJSON_Delete(prop);
+
+	assert_int_equal(h_ctl(&text, "replay", "--tenant", t, "--from", from, "--to", to,
+			       "--rules", path, NULL), 0);
+	assert_non_null(strstr(text, "ns:shop"));
+	assert_non_null(strstr(text, "COMPRESSION"));
+	assert_non_null(strstr(text, "5.00"));
+	assert_non_null(strstr(text, "2.50"));
+	free(text);
+
+	after = db_state(t);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+
+	/* Errors: a rules file the engine refuses, a range backwards, usage. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	{
+		static const char bad[] = "[{\"name\":\"x\",\"fields\":[\"servce\"]}]";
+
+		assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	}
+	close(fd);
+	assert_int_equal(h_ctl(&text, "replay", "--tenant", t, "--from", from, "--to", to,
+			       "--rules", path, NULL), 1);
+	assert_non_null(strstr(text, "grouping_rules[0].fields[0]: unknown field"));
+	free(text);
+	assert_int_equal(h_ctl(&text, "replay", "--tenant", t, "--from", to, "--to", from, NULL),
+			 1);
+	assert_non_null(strstr(text, "--from must be before --to"));
+	free(text);
+	assert_int_equal(h_ctl(&text, "replay", "--tenant", t, NULL), 2);
+	free(text);
+	unlink(path);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -424,6 +790,9 @@ int main(void)
 		cmocka_unit_test(test_default_rules),
 		cmocka_unit_test(test_sender_key_rule),
 		cmocka_unit_test(test_stale_window),
+		cmocka_unit_test(test_flapping),
+		cmocka_unit_test(test_parent_child),
+		cmocka_unit_test(test_replay),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -4,7 +4,8 @@
  * The entries are appended to alexus:signals before alexus-reason starts,
  * so one XREADGROUP hands it the whole story at once: alerts opening an
  * incident, joining it, firing again, resolving one by one until the
- * incident resolves, then firing again into a new incident; the same
+ * incident resolves, then firing again into a new incident (flapping
+ * turned off for these tenants: itest_grouping covers it); the same
  * signal delivered twice; a second tenant with the same fingerprints; and
  * entries of a tenant that does not exist (Postgres refuses them).  The
  * same story runs with ALEXUS_BATCH=64 (one read, one unit per tenant) and
@@ -118,6 +119,19 @@ static void stop_reason(struct h_proc *p)
 	assert_false(h_log_has_sanitizer_report(p));
 }
 
+/* Flapping off for tenant t (tenant_settings.flap_window_s = 0), through
+ * the application role scoped to t, as an operator's tool would. */
+static void no_flapping(const char *t)
+{
+	const char *p[1] = { t };
+
+	PQclear(h_pg_q(app, t, "INSERT INTO tenant_settings (tenant_id, flap_window_s) "
+		       "VALUES ($1, 0) ON CONFLICT (tenant_id) DO UPDATE SET flap_window_s = 0",
+		       1, p));
+	assert_int_equal(h_pg_long(app, t, "SELECT flap_window_s FROM tenant_settings", 0, NULL),
+			 0);
+}
+
 /* The story, for tenants a and b and a tenant that does not exist. */
 static void story(const char *batch)
 {
@@ -130,6 +144,8 @@ static void story(const char *batch)
 
 	h_tenant_new("rb", NULL, a);
 	h_tenant_new("rb", NULL, b);
+	no_flapping(a);
+	no_flapping(b);
 	snprintf(ghost, sizeof(ghost), "ghost-%.8s", a + 3);
 	for (i = 0; i < 8; i++)
 		ax_uuid4(id[i]);

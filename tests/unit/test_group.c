@@ -71,6 +71,8 @@ static void test_parse_errors(void **state)
 	parse_fails("[1]", "grouping_rules[0]: must be an object");
 	parse_fails("[{\"fields\":[\"service\"]}]", "grouping_rules[0].name: required");
 	parse_fails("[{\"name\":\"opened\",\"fields\":[\"service\"]}]", "not \"opened\"");
+	parse_fails("[{\"name\":\"flapping\",\"fields\":[\"service\"]}]",
+		    "or \"flapping\"");
 	parse_fails("[{\"name\":\"a\",\"fields\":[\"service\"]},{\"name\":\"b\",\"fields\":"
 		    "[\"servce\"]}]",
 		    "grouping_rules[1].fields[0]: unknown field \"servce\"");
@@ -292,6 +294,38 @@ static void test_labels_and_sender_key(void **state)
 	ax_signal_release(&s);
 }
 
+/* Flapping is "resolved at most flap_window_s ago"; 0 turns it off.  The
+ * root CI is the host, else the Kubernetes node label, never the
+ * namespace. */
+static void test_flap_and_root_ci(void **state)
+{
+	struct ax_group_input in;
+	cJSON *labels = cJSON_Parse("{\"node\":\"worker-3\",\"alertname\":\"X\"}");
+	const char *kind = NULL;
+
+	(void)state;
+	assert_true(ax_group_is_flap(600, 0));
+	assert_true(ax_group_is_flap(600, 599.5));
+	assert_true(ax_group_is_flap(600, 600));
+	assert_false(ax_group_is_flap(600, 600.5));
+	assert_false(ax_group_is_flap(600, -1));        /* never resolved */
+	assert_false(ax_group_is_flap(0, 0));           /* off */
+
+	memset(&in, 0, sizeof(in));
+	in.namespace_ = "prod";
+	assert_null(ax_group_root_ci(&in, &kind));
+	in.labels = labels;
+	assert_string_equal(ax_group_root_ci(&in, &kind), "worker-3");
+	assert_string_equal(kind, "node");
+	in.host = "";
+	assert_string_equal(ax_group_root_ci(&in, &kind), "worker-3");
+	in.host = "db-1";
+	assert_string_equal(ax_group_root_ci(&in, &kind), "db-1");
+	assert_string_equal(kind, "host");
+	assert_string_equal(ax_group_root_ci(&in, NULL), "db-1");
+	cJSON_Delete(labels);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_are_the_old_key),
 		cmocka_unit_test(test_match_and_windows),
 		cmocka_unit_test(test_labels_and_sender_key),
+		cmocka_unit_test(test_flap_and_root_ci),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
