@@ -244,14 +244,6 @@ struct unit {
 	size_t errlen;
 };
 
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) * 1000.0 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 /* Now as RFC 3339 UTC with milliseconds, the shape the snapshot uses. */
 static void now_text(char out[TS_LEN])
 {
@@ -816,7 +808,7 @@ static void classify(struct unit *u, struct item *it)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	reason_classify(s->name, s->summary, s->labels, s->service, s->severity, &cl);
 	reason_investigate(s, 1, NULL, &an);
-	dur = ms_since(&t);
+	dur = reason_ms_since(&t);
 	out = reason_analysis_json(&an);
 	if (cJSON_AddStringToObject(out, "intent", cl.intent) == NULL)
 		abort();
@@ -940,7 +932,7 @@ static struct inc *open_incident(struct unit *u, struct item *it, char *group_ke
 		cJSON_AddStringToObject(o, "parent_reason", why);
 		free(why);
 	}
-	add_stage(u, it, "opened", o, ms_since(&it->t0));
+	add_stage(u, it, "opened", o, reason_ms_since(&it->t0));
 	cJSON_Delete(o);
 	return x;
 }
@@ -997,7 +989,7 @@ static void supersede(struct unit *u, struct item *it, struct inc *stale,
 		ax_group_window(&u->rules, d->rule) : u->rules.window_s));
 	cJSON_AddStringToObject(out, "superseded_by", x->id);
 	it->inc = stale;
-	add_stage(u, it, "resolved", out, ms_since(&it->t0));
+	add_stage(u, it, "resolved", out, reason_ms_since(&it->t0));
 	add_action(u, it, "incident.resolved");
 	it->inc = x;
 	cJSON_Delete(out);
@@ -1068,7 +1060,7 @@ static void flapped(struct unit *u, struct item *it, struct alert *a, double ago
 		abort();
 	if (from != NULL)
 		cJSON_AddStringToObject(out, "resolved_in", from->id);
-	add_stage(u, it, "flapping", out, ms_since(&it->t0));
+	add_stage(u, it, "flapping", out, reason_ms_since(&it->t0));
 	cJSON_Delete(out);
 	it->outcome = reopened ? "flapping: reopened its incident" :
 		      from != NULL ? "flapping: joined its group's open incident" :
@@ -1251,7 +1243,7 @@ static void on_resolved(struct unit *u, struct item *it)
 		abort();
 	cJSON_AddStringToObject(out, "reason", "all alerts resolved");
 	cJSON_AddStringToObject(out, "last_alert", s->name);
-	add_stage(u, it, "resolved", out, ms_since(&it->t0));
+	add_stage(u, it, "resolved", out, reason_ms_since(&it->t0));
 	cJSON_Delete(out);
 	add_action(u, it, "incident.resolved");
 	it->outcome = "resolved the incident";
@@ -1310,7 +1302,7 @@ static void on_change(struct unit *u, struct item *it)
 	cJSON_AddStringToObject(out, "deploy_id", id);
 	cJSON_AddStringToObject(out, "service", s->service);
 	cJSON_AddStringToObject(out, "version", d.version);
-	add_stage(u, it, "classify", out, ms_since(&it->t0));
+	add_stage(u, it, "classify", out, reason_ms_since(&it->t0));
 	cJSON_Delete(out);
 	it->outcome = s->kind == AX_KIND_DEPLOY ? "recorded the deploy" : "recorded the change";
 }

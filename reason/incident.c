@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "incident.h"
@@ -151,4 +152,12 @@ cJSON *reason_stage_event(const char *tenant, const char *incident_id, const cha
 		abort();
 	cJSON_AddItemToObject(o, "output", out);
 	return o;
+}
+
+double reason_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1000.0 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }

@@ -1,4 +1,4 @@
-/* incident.h - pure pieces of reason's incident handling: the grouping
+/* incident.h - small pieces of reason's incident handling: the grouping
  * key, severity ordering, and the JSON documents reason writes (the
  * incident snapshot, the notify action's data, the stage event).  No I/O,
  * so tests/unit can pin them down exactly. */
@@ -57,5 +57,9 @@ cJSON *reason_action_data(const char *action_id, const char *signal_id, const ch
  *  "trace","output":{...}}; output is copied (may be NULL). */
 cJSON *reason_stage_event(const char *tenant, const char *incident_id, const char *stage,
 			  const char *signal_id, const char *trace, const cJSON *output);
+
+/* Milliseconds of CLOCK_MONOTONIC since t0 (how long a stage took). */
+struct timespec;
+double reason_ms_since(const struct timespec *t0);
 
 #endif /* REASON_INCIDENT_H */

@@ -126,14 +126,6 @@ struct run {
 	size_t errlen;
 };
 
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) * 1000.0 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 static PGresult *q(struct run *r, const char *sql, int n, const char *const *p)
 {
 	return ax_pg_exec(r->a->pg, r->err, r->errlen, sql, n, p);
@@ -435,7 +427,7 @@ static int stage_incident(struct run *r)
 	cJSON_DeleteItemFromObjectCaseSensitive(analysis, "confidence");
 	if (cJSON_AddNumberToObject(analysis, "confidence", cal.confidence) == NULL)
 		abort();
-	ms = ms_since(&t0);
+	ms = reason_ms_since(&t0);
 
 	out = cJSON_CreateObject();
 	if (out == NULL)
@@ -523,7 +515,7 @@ static int stage_cmdb(struct run *r)
 		return -1;
 	}
 	w = ax_store_batch_new();
-	stage_row(r, w, "incident_or_cmdb", out, ms_since(&t0), "cmdb", 0);
+	stage_row(r, w, "incident_or_cmdb", out, reason_ms_since(&t0), "cmdb", 0);
 	if (ax_pg_begin(r->a->pg, r->tenant, r->err, r->errlen) == AX_OK)
 		rc = commit_stage(r, w, "incident_or_cmdb", "recorded");
 	if (rc == 0)
@@ -592,7 +584,7 @@ static int stage_check(struct run *r)
 	cJSON_AddStringToObject(out, "decision", decision);
 	cJSON_AddStringToObject(out, "why", why);
 	w = ax_store_batch_new();
-	stage_row(r, w, "confidence_check", out, ms_since(&t0), "heuristic", 0);
+	stage_row(r, w, "confidence_check", out, reason_ms_since(&t0), "heuristic", 0);
 	rc = commit_stage(r, w, "confidence_check", decision);
 	if (rc == 0)
 		publish(r, "confidence_check", out);
@@ -749,7 +741,7 @@ static int stage_decide(struct run *r)
 	cJSON_AddStringToObject(out, "decision", r->decision);
 	cJSON_AddNumberToObject(out, "actions", nact);
 	ax_json_add_str(out, "why", why, 1);
-	stage_row(r, w, r->decision, out, ms_since(&t0), "heuristic", 0);
+	stage_row(r, w, r->decision, out, reason_ms_since(&t0), "heuristic", 0);
 	{
 		const char *p[2] = { r->incident, r->decision };
 
