@@ -6,6 +6,7 @@
  * JSON rather than COPY because the writes need ON CONFLICT and UPDATE
  * ... FROM, which COPY cannot do, and rather than arrays of text because
  * JSON needs no escaping of our own.  Measured by make bench-store. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -437,4 +438,30 @@ ax_err ax_store_write(struct ax_pg *pg, const char *tenant, struct ax_store_batc
 	    strcmp(ax_pg_constraint(pg), "incidents_open_group") == 0)
 		return AX_EDUP;
 	return rc;
+}
+
+ax_err ax_store_prune_signals(struct ax_pg *pg, const char *tenant, long older_s,
+			      long max_rows, long *deleted, char *errbuf, size_t errlen)
+{
+	char age[32], max[32];
+	const char *params[3] = { tenant, age, max };
+	PGresult *res;
+
+	if (older_s < 3600 || max_rows < 1 || max_rows > 1000000) {
+		ax_errfmt(errbuf, errlen, "signals_prune: older than %ld s (>= 3600), "
+			  "at most %ld rows (1..1000000)", older_s, max_rows);
+		return AX_EINVAL;
+	}
+	if (ax_pg_ensure(pg, errbuf, errlen) != AX_OK)
+		return AX_EIO;
+	snprintf(age, sizeof(age), "%ld seconds", older_s);
+	snprintf(max, sizeof(max), "%ld", max_rows);
+	res = ax_pg_exec(pg, errbuf, errlen,
+			 "SELECT signals_prune($1, $2::interval, $3::integer)", 3, params);
+	if (res == NULL)
+		return AX_EIO;
+	if (deleted != NULL)
+		*deleted = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return AX_OK;
 }

@@ -185,4 +185,15 @@ void ax_store_signal_seen(struct ax_store_batch *b, const char *signal_id,
 ax_err ax_store_write(struct ax_pg *pg, const char *tenant, struct ax_store_batch *b,
 		      char *errbuf, size_t errlen) AX_MUSTCHECK;
 
+/* Retention of signals_seen (migration 0014's signals_prune): delete at
+ * most max_rows claims older than older_s seconds (at least 3600) of
+ * tenant, or of every tenant when tenant is NULL; *deleted (may be NULL)
+ * gets how many.  Runs as its own statement outside any tenant's
+ * transaction, as any role with EXECUTE on it (alexus_app).  Call again
+ * while *deleted == max_rows.  AX_EINVAL: a bad argument (errbuf);
+ * AX_EIO: the statement failed. */
+ax_err ax_store_prune_signals(struct ax_pg *pg, const char *tenant, long older_s,
+			      long max_rows, long *deleted, char *errbuf, size_t errlen)
+	AX_MUSTCHECK;
+
 #endif /* AX_STORE_H */
