@@ -33,6 +33,10 @@
 #include "alexus/stream.h"
 
 #define QUEUE_CAP 1024
+#define PRUNE_EVERY_S 3600          /* signals_seen retention, per runner thread */
+#define PRUNE_AGE_S 86400           /* a day: far beyond any redelivery (0014) */
+#define PRUNE_BATCH 10000
+#define PRUNE_BATCHES 20            /* at most this many per round */
 #define SWEEP_MAX 64
 #define LLM_KEY_CRED "llm_key"
 
@@ -1028,12 +1032,33 @@ struct thread_arg {
 	struct reason_agent *a;
 };
 
+/* Claims of signals no delivery can bring back any more (0014's
+ * signals_prune explains the age), a bounded amount per round. */
+static void prune_seen(struct reason_agent *a)
+{
+	char err[256];
+	long n = PRUNE_BATCH, total = 0;
+	int i;
+
+	for (i = 0; i < PRUNE_BATCHES && n == PRUNE_BATCH; i++) {
+		if (ax_pg_ensure(a->pg, err, sizeof(err)) != AX_OK ||
+		    ax_store_prune_signals(a->pg, NULL, PRUNE_AGE_S, PRUNE_BATCH, &n, err,
+					   sizeof(err)) != AX_OK) {
+			ax_warn("pruning signals_seen: %s", err);
+			return;
+		}
+		total += n;
+	}
+	if (total > 0)
+		ax_info("pruned %ld signal claims older than %d s", total, PRUNE_AGE_S);
+}
+
 static void *agent_main(void *arg)
 {
 	struct thread_arg *ta = arg;
 	struct reason_runner *rr = ta->rr;
 	struct reason_agent *a = ta->a;
-	struct timespec last, now;
+	struct timespec last, now, pruned;
 	struct offer o;
 	char err[512];
 	int ran, n;
@@ -1041,6 +1066,8 @@ static void *agent_main(void *arg)
 	free(ta);
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	last.tv_sec -= REASON_RUN_SWEEP_MS / 1000 + 1;   /* sweep at once: resume at start */
+	pruned = last;
+	pruned.tv_sec -= PRUNE_EVERY_S;                 /* and prune once at start */
 	while (!rr->quit && !*rr->stop) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 >=
@@ -1048,6 +1075,10 @@ static void *agent_main(void *arg)
 			last = now;
 			if (reason_agent_sweep(a, SWEEP_MAX, &n, err, sizeof(err)) != AX_OK)
 				ax_warn("sweeping pipeline runs: %s", err);
+			if (now.tv_sec - pruned.tv_sec >= PRUNE_EVERY_S) {
+				pruned = now;
+				prune_seen(a);
+			}
 		}
 		if (!take(rr, &o, REASON_RUN_SWEEP_MS))
 			continue;

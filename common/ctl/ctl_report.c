@@ -58,7 +58,7 @@ static const char incidents_sql[] =
 	"SELECT id, title, status, severity, category, confidence, service, alert_count, "
 	TS("opened_at") ", " TS("resolved_at")
 	" FROM incidents WHERE ($1::text IS NULL OR status = $1)"
-	" ORDER BY opened_at DESC, id LIMIT $2::int";
+	" ORDER BY id DESC LIMIT $2::int";   /* ids are time-ordered (UUIDv7): the key, newest first */
 
 static const char *col(const PGresult *res, int row, int c)
 {

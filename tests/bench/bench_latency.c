@@ -533,6 +533,7 @@ int main(void)
 	char tenant[64], suffix[AX_UUID_LEN], err[512], *jwt, *tok;
 	char *list;
 	double p99_target = -1;
+	long missing_target = 0;
 	pid_t ingest, reason;
 	PGconn *pg;
 	int i;
@@ -633,13 +634,16 @@ int main(void)
 		if (waitpid(ingest, NULL, WNOHANG) == ingest || waitpid(reason, NULL, WNOHANG) == reason)
 			die("daemons", "alexus-ingest or alexus-reason exited");
 		p99 = run_rate(&b, rate, warmup, seconds, ingest, reason, &missing);
-		if (rate == TARGET_RATE)
+		if (rate == TARGET_RATE) {
 			p99_target = p99;
+			missing_target = (long)missing;
+		}
 	}
 	free(list);
 	if (p99_target >= 0)
 		printf("verdict: p99 webhook -> row at %d alerts/s %.2f ms (target < %.0f ms): %s\n",
-		       TARGET_RATE, p99_target, TARGET_MS, p99_target < TARGET_MS ? "PASS" : "FAIL");
+		       TARGET_RATE, p99_target, TARGET_MS,
+		       p99_target < TARGET_MS && missing_target == 0 ? "PASS" : "FAIL");
 
 	kill(ingest, SIGTERM);
 	kill(reason, SIGTERM);
