@@ -1097,6 +1097,25 @@ static void flapped(struct unit *u, struct item *it, struct alert *a, double ago
 		      "flapping: fired again in its incident";
 }
 
+/* A firing alert the signal of it creates in incident x. */
+static struct alert *new_alert(struct unit *u, struct item *it, struct inc *x)
+{
+	const struct ax_signal *s = &it->sig;
+	struct alert *a = alert_add(u);
+
+	ax_uuid7(a->id);
+	a->isnew = 1;
+	a->inc = x;
+	snprintf(a->fp, sizeof(a->fp), "%s", s->fingerprint);
+	a->status = AX_STATUS_FIRING;
+	a->sev = s->severity;
+	a->first = s;
+	a->summary = s->summary;
+	a->last_signal = it->e->id;
+	a->resolved_s = -1;
+	return a;
+}
+
 /* Alert f fired again soon after resolving in an incident since closed:
  * not a new incident.  When f's group has another open incident (opened
  * meanwhile) the alert joins that one -- one open incident per key,
@@ -1122,17 +1141,7 @@ static void flap_back(struct unit *u, struct item *it, struct alert *f)
 		return;
 	}
 	it->inc = x;
-	a = alert_add(u);
-	ax_uuid7(a->id);
-	a->isnew = 1;
-	a->inc = x;
-	snprintf(a->fp, sizeof(a->fp), "%s", s->fingerprint);
-	a->status = AX_STATUS_FIRING;
-	a->sev = s->severity;
-	a->first = s;
-	a->summary = s->summary;
-	a->last_signal = it->e->id;
-	a->resolved_s = -1;
+	a = new_alert(u, it, x);
 	a->flap_count = f->flap_count;
 	a->group_rule = AX_GROUP_RULE_FLAPPING;
 	a->group_match = cJSON_CreateObject();
@@ -1205,17 +1214,7 @@ static int on_firing(struct unit *u, struct item *it)
 		x = d.incident;
 		it->inc = x;
 	}
-	a = alert_add(u);
-	ax_uuid7(a->id);
-	a->isnew = 1;
-	a->inc = x;
-	snprintf(a->fp, sizeof(a->fp), "%s", s->fingerprint);
-	a->status = AX_STATUS_FIRING;
-	a->sev = s->severity;
-	a->first = s;
-	a->summary = s->summary;
-	a->last_signal = it->e->id;
-	a->resolved_s = -1;
+	a = new_alert(u, it, x);
 	a->group_rule = ax_group_decision_rule(&d);     /* u->rules' or static */
 	a->group_match = ax_group_decision_match(&u->rules, &d);
 	if (d.stale != NULL)
