@@ -385,6 +385,18 @@ ax_err ax_graph_upsert_issue(struct ax_graph *g, const char *tenant,
 
 /* ---------------------------------------------------------------- queries */
 
+ax_err ax_graph_item_exists(struct ax_graph *g, const char *tenant, const char *item,
+			    char *errbuf, size_t errlen)
+{
+	ax_err rc = check_tenant(tenant, errbuf, errlen);
+
+	if (rc != AX_OK)
+		return rc;
+	if (!id_ok(item))
+		return ax_errfmt(errbuf, errlen, "item exists: bad item id"), AX_EINVAL;
+	return g->ops->item_exists(g->be, tenant, item, errbuf, errlen);
+}
+
 ax_err ax_graph_blast_radius(struct ax_graph *g, const char *tenant, const char *item, int depth,
 			     int dir, const char *const *kinds, struct ax_graph_nodes *out,
 			     char *errbuf, size_t errlen)

@@ -598,6 +598,29 @@ static ax_err read_nodes(PGresult *res, struct ax_graph_nodes *out, char *errbuf
 	return AX_OK;
 }
 
+static ax_err pg_item_exists(void *be, const char *tenant, const char *item, char *errbuf,
+			     size_t errlen)
+{
+	struct pgb *b = be;
+	const char *p[1] = { item };
+	PGresult *res;
+	ax_err rc;
+
+	rc = ax_pg_begin(b->pg, tenant, errbuf, errlen);
+	if (rc != AX_OK)
+		return rc;
+	res = ax_pg_exec(b->pg, errbuf, errlen, "SELECT 1 FROM configuration_items WHERE id = $1",
+			 1, p);
+	if (res == NULL) {
+		ax_pg_rollback(b->pg);
+		return AX_EIO;
+	}
+	rc = PQntuples(res) > 0 ? AX_OK : AX_ENOTFOUND;
+	PQclear(res);
+	ax_pg_rollback(b->pg);   /* read only */
+	return rc;
+}
+
 static ax_err pg_blast_radius(void *be, const char *tenant, const char *item, int depth, int dir,
 			      const char *const *kinds_in, struct ax_graph_nodes *out, char *errbuf,
 			      size_t errlen)
@@ -1252,6 +1275,7 @@ const struct ax_graph_ops ax_graph_pg_ops = {
 	.open = pg_open,
 	.close = pg_close,
 	.upsert = pg_upsert,
+	.item_exists = pg_item_exists,
 	.blast_radius = pg_blast_radius,
 	.search_text = pg_search_text,
 	.search_vector = pg_search_vector,

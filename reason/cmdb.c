@@ -8,10 +8,10 @@
  * Why ask first: ax_graph_upsert replaces an item's type, name and
  * attributes, and a deploy knows only a bare name; rewriting an item a
  * CMDB import described ("Checkout API", team, language) with that would
- * lose what the import said.  graph.h has no "does it exist" call, so the
- * probe is a depth-1 blast radius restricted to an edge kind no relation
- * has: AX_ENOTFOUND means absent, AX_OK present, and no neighbour is ever
- * read, however many the item has.  Between the probe and the write
+ * lose what the import said.  The probe is ax_graph_item_exists, one key
+ * lookup per item (a depth-1 blast radius, as it first was, read every
+ * relation of a hub item such as a host shared by many services).
+ * Between the probe and the write
  * another writer may create the item; the later write wins, as any two
  * upserts would. */
 #include <stdio.h>
@@ -23,7 +23,6 @@
 #include "alexus/mem.h"
 
 #define CM_ID_MAX 256           /* graph.h: ids are 1..256 characters */
-#define CM_PROBE_KIND "cmdb_probe_none"
 
 struct cm_item {
 	char *id;
@@ -156,15 +155,11 @@ static void cm_collect(struct cm_set *set, const struct ax_signal *s, int with_r
 static ax_err cm_probe(struct ax_graph *g, const char *tenant, struct cm_set *set, char *errbuf,
 		       size_t errlen)
 {
-	static const char *const none[] = { CM_PROBE_KIND, NULL };
 	int i;
 
 	for (i = 0; i < set->nitems; i++) {
-		struct ax_graph_nodes out;
-		ax_err rc = ax_graph_blast_radius(g, tenant, set->items[i].id, 1, AX_GRAPH_BOTH,
-						  none, &out, errbuf, errlen);
+		ax_err rc = ax_graph_item_exists(g, tenant, set->items[i].id, errbuf, errlen);
 
-		ax_graph_nodes_release(&out);
 		if (rc == AX_ENOTFOUND)
 			set->items[i].created = 1;
 		else if (rc != AX_OK)

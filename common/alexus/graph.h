@@ -185,6 +185,10 @@ ax_err ax_graph_upsert_issue(struct ax_graph *g, const char *tenant,
  * end.  kinds (NULL-terminated) keeps only edges of those kinds; NULL =
  * all.  At most AX_GRAPH_NODES_MAX nodes.  AX_ENOTFOUND when the tenant
  * has no such item. */
+/* AX_OK when tenant has item, AX_ENOTFOUND when not; AX_EINVAL for a bad
+ * id, AX_EIO on a store error (errbuf). */
+ax_err ax_graph_item_exists(struct ax_graph *g, const char *tenant, const char *item,
+			    char *errbuf, size_t errlen) AX_MUSTCHECK;
 ax_err ax_graph_blast_radius(struct ax_graph *g, const char *tenant, const char *item, int depth,
 			     int dir, const char *const *kinds, struct ax_graph_nodes *out,
 			     char *errbuf, size_t errlen) AX_MUSTCHECK;
@@ -255,6 +259,9 @@ struct ax_graph_ops {
 	ax_err (*upsert)(void *be, const char *tenant, const struct ax_graph_batch *b,
 			 const float *vectors, struct ax_graph_counts *counts, char *errbuf,
 			 size_t errlen);
+	/* AX_OK: item exists; AX_ENOTFOUND: it does not. */
+	ax_err (*item_exists)(void *be, const char *tenant, const char *item, char *errbuf,
+			      size_t errlen);
 	ax_err (*blast_radius)(void *be, const char *tenant, const char *item, int depth, int dir,
 			       const char *const *kinds, struct ax_graph_nodes *out, char *errbuf,
 			       size_t errlen);

@@ -527,6 +527,12 @@ static void test_tenant_isolation(void **state)
 
 	(void)state;
 	h_tenant_new("graph-b", NULL, tenant_b);
+	/* A has the item; for B it does not exist. */
+	assert_int_equal(ax_graph_item_exists(graph, tenant_a, "payments-db", err, sizeof(err)),
+			 AX_OK);
+	assert_int_equal(ax_graph_item_exists(graph, tenant_b, "payments-db", err, sizeof(err)),
+			 AX_ENOTFOUND);
+	assert_int_equal(ax_graph_item_exists(graph, tenant_b, "", err, sizeof(err)), AX_EINVAL);
 	assert_int_equal(ax_graph_blast_radius(graph, tenant_b, "payments-db", 3, AX_GRAPH_BOTH,
 					       NULL, &nodes, err, sizeof(err)), AX_ENOTFOUND);
 	assert_int_equal(ax_graph_search_text(graph, tenant_b, "payments", AX_GRAPH_ALL, 10, &h, err,
