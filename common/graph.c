@@ -397,9 +397,9 @@ ax_err ax_graph_item_exists(struct ax_graph *g, const char *tenant, const char *
 	return g->ops->item_exists(g->be, tenant, item, errbuf, errlen);
 }
 
-ax_err ax_graph_blast_radius(struct ax_graph *g, const char *tenant, const char *item, int depth,
-			     int dir, const char *const *kinds, struct ax_graph_nodes *out,
-			     char *errbuf, size_t errlen)
+static ax_err walk(struct ax_graph *g, const char *tenant, const char *item, int depth, int dir,
+		   const char *const *kinds, int fanout, struct ax_graph_nodes *out, char *errbuf,
+		   size_t errlen)
 {
 	const char *const *k;
 	ax_err rc;
@@ -418,12 +418,28 @@ ax_err ax_graph_blast_radius(struct ax_graph *g, const char *tenant, const char 
 	for (k = kinds; k != NULL && *k != NULL; k++)
 		if (!kind_ok(*k))
 			return ax_errfmt(errbuf, errlen, "blast radius: bad relation kind"), AX_EINVAL;
-	rc = g->ops->blast_radius(g->be, tenant, item, depth, dir, kinds, out, errbuf, errlen);
+	rc = g->ops->blast_radius(g->be, tenant, item, depth, dir, kinds, fanout, out, errbuf,
+				  errlen);
 	if (out->n == 0) {   /* nothing to release for an empty answer */
 		free(out->v);
 		out->v = NULL;
 	}
 	return rc;
+}
+
+ax_err ax_graph_blast_radius(struct ax_graph *g, const char *tenant, const char *item, int depth,
+			     int dir, const char *const *kinds, struct ax_graph_nodes *out,
+			     char *errbuf, size_t errlen)
+{
+	return walk(g, tenant, item, depth, dir, kinds, 0, out, errbuf, errlen);
+}
+
+ax_err ax_graph_neighbourhood(struct ax_graph *g, const char *tenant, const char *item, int depth,
+			      int fanout, struct ax_graph_nodes *out, char *errbuf, size_t errlen)
+{
+	if (fanout < 1)
+		return ax_errfmt(errbuf, errlen, "neighbourhood: fan-out must be >= 1"), AX_EINVAL;
+	return walk(g, tenant, item, depth, AX_GRAPH_BOTH, NULL, fanout, out, errbuf, errlen);
 }
 
 /* An empty answer owns no memory, so callers need not release it. */

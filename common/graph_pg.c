@@ -548,19 +548,23 @@ static ax_err pg_upsert(void *be, const char *tenant, const struct ax_graph_batc
 
 /* ---------------------------------------------------------------- blast radius */
 
-/* $1 start, $2 depth cap, $3 direction mask, $4 kinds (text[] or NULL). */
+/* $1 start, $2 depth cap, $3 direction mask, $4 kinds (text[] or NULL),
+ * $5 fan-out: at most this many edges followed per item and direction, in
+ * (kind, id) order (NULL: all; LIMIT NULL is no limit). */
 static const char blast_sql[] =
 	"WITH RECURSIVE walk(id, depth, path, via) AS ("
 	" SELECT $1::text, 0, ARRAY[$1::text], NULL::text"
 	" UNION ALL"
 	" SELECT n.next, w.depth + 1, w.path || n.next, n.kind FROM walk w CROSS JOIN LATERAL ("
-	"  SELECT r.to_id AS next, r.kind FROM ci_relations r"
+	"  (SELECT r.to_id AS next, r.kind FROM ci_relations r"
 	"   WHERE ($3::int & 1) <> 0 AND r.from_id = w.id"
 	"   AND ($4::text[] IS NULL OR r.kind = ANY($4::text[]))"
+	"   ORDER BY r.kind, r.to_id LIMIT $5::int)"
 	"  UNION ALL"
-	"  SELECT r.from_id, r.kind FROM ci_relations r"
+	"  (SELECT r.from_id, r.kind FROM ci_relations r"
 	"   WHERE ($3::int & 2) <> 0 AND r.to_id = w.id"
-	"   AND ($4::text[] IS NULL OR r.kind = ANY($4::text[]))) n"
+	"   AND ($4::text[] IS NULL OR r.kind = ANY($4::text[]))"
+	"   ORDER BY r.kind, r.from_id LIMIT $5::int)) n"
 	" WHERE w.depth < $2::int AND NOT n.next = ANY(w.path))"
 	" SELECT w.id, c.type, c.name, w.depth, w.via, array_to_json(w.path)::text FROM ("
 	"  SELECT DISTINCT ON (id) id, depth, path, via FROM walk WHERE depth > 0"
@@ -622,12 +626,12 @@ static ax_err pg_item_exists(void *be, const char *tenant, const char *item, cha
 }
 
 static ax_err pg_blast_radius(void *be, const char *tenant, const char *item, int depth, int dir,
-			      const char *const *kinds_in, struct ax_graph_nodes *out, char *errbuf,
-			      size_t errlen)
+			      const char *const *kinds_in, int fanout, struct ax_graph_nodes *out,
+			      char *errbuf, size_t errlen)
 {
 	struct pgb *b = be;
-	char depth_s[16], dir_s[16], *kinds_s = NULL;
-	const char *p[4];
+	char depth_s[16], dir_s[16], fan_s[16], *kinds_s = NULL;
+	const char *p[5];
 	PGresult *res;
 	ax_err rc;
 
@@ -662,10 +666,12 @@ static ax_err pg_blast_radius(void *be, const char *tenant, const char *item, in
 	}
 	PQclear(res);
 	if (rc == AX_OK) {
+		snprintf(fan_s, sizeof(fan_s), "%d", fanout);
 		p[1] = depth_s;
 		p[2] = dir_s;
 		p[3] = kinds_s;
-		res = ax_pg_exec(b->pg, errbuf, errlen, blast_sql, 4, p);
+		p[4] = fanout > 0 ? fan_s : NULL;
+		res = ax_pg_exec(b->pg, errbuf, errlen, blast_sql, 5, p);
 		if (res == NULL) {
 			rc = AX_EIO;
 		} else {

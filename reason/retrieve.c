@@ -394,9 +394,12 @@ static ax_err walk_items(struct rt_state *st)
 	for (i = 0; i < nstart; i++) {
 		struct ax_graph_nodes nodes;
 		char e[512];
-		ax_err rc = ax_graph_blast_radius(st->g, st->tenant, r->ci[i].id,
-						  REASON_RETRIEVE_CI_DEPTH, AX_GRAPH_BOTH, NULL,
-						  &nodes, e, sizeof(e));
+		/* Bounded fan-out: around a hub (a host every service runs
+		 * on) a full walk is every service, twice, for a context that
+		 * keeps REASON_RETRIEVE_CI_MAX items anyway. */
+		ax_err rc = ax_graph_neighbourhood(st->g, st->tenant, r->ci[i].id,
+						   REASON_RETRIEVE_CI_DEPTH, REASON_RETRIEVE_CI_MAX,
+						   &nodes, e, sizeof(e));
 
 		if (rc == AX_ENOTFOUND) {
 			r->ci[i].depth = -1;   /* not an item: removed below */

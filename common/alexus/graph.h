@@ -192,6 +192,13 @@ ax_err ax_graph_item_exists(struct ax_graph *g, const char *tenant, const char *
 ax_err ax_graph_blast_radius(struct ax_graph *g, const char *tenant, const char *item, int depth,
 			     int dir, const char *const *kinds, struct ax_graph_nodes *out,
 			     char *errbuf, size_t errlen) AX_MUSTCHECK;
+/* The blast radius with at most fanout edges followed per item and
+ * direction (in relation-kind then id order): a neighbourhood for context,
+ * bounded around hub items (a host every service runs on), never for a
+ * safety decision, which needs ax_graph_blast_radius's complete answer. */
+ax_err ax_graph_neighbourhood(struct ax_graph *g, const char *tenant, const char *item, int depth,
+			      int fanout, struct ax_graph_nodes *out, char *errbuf,
+			      size_t errlen) AX_MUSTCHECK;
 
 /* Full-text search (web-search syntax: words, "phrases", -not, or) over
  * the kinds in mask, best k (1..AX_GRAPH_K_MAX) by ts_rank.  A query with
@@ -262,9 +269,10 @@ struct ax_graph_ops {
 	/* AX_OK: item exists; AX_ENOTFOUND: it does not. */
 	ax_err (*item_exists)(void *be, const char *tenant, const char *item, char *errbuf,
 			      size_t errlen);
+	/* fanout > 0: at most that many edges per item and direction. */
 	ax_err (*blast_radius)(void *be, const char *tenant, const char *item, int depth, int dir,
-			       const char *const *kinds, struct ax_graph_nodes *out, char *errbuf,
-			       size_t errlen);
+			       const char *const *kinds, int fanout, struct ax_graph_nodes *out,
+			       char *errbuf, size_t errlen);
 	/* Hits with fts_rank/fts_score (or vec_rank/vec_score) and score set. */
 	ax_err (*search_text)(void *be, const char *tenant, const char *query, int mask, size_t k,
 			      struct ax_graph_hits *out, char *errbuf, size_t errlen);

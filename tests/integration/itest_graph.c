@@ -337,6 +337,58 @@ static void test_blast_radius(void **state)
 	assert_int_equal(out.n, 0);
 }
 
+/* A neighbourhood: the blast radius with a fan-out cap.  Uncapped in
+ * effect (a cap above every degree) it is the blast radius; capped at one
+ * edge per item and direction, every node is one the blast radius has,
+ * each node is reached through at most one edge per direction of its
+ * parent, and a hub with more edges yields fewer nodes. */
+static void test_neighbourhood(void **state)
+{
+	const cJSON *it;
+	struct ax_graph_nodes all, nb;
+	char err[512];
+	size_t i, j, most = 0;
+	int capped = 0;
+
+	(void)state;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(fixture, "items")) {
+		const char *id = ax_json_str(it, "id");
+
+		assert_int_equal(ax_graph_blast_radius(graph, tenant_a, id, 2, AX_GRAPH_BOTH, NULL,
+						       &all, err, sizeof(err)), AX_OK);
+		assert_int_equal(ax_graph_neighbourhood(graph, tenant_a, id, 2, 1000, &nb, err,
+							sizeof(err)), AX_OK);
+		assert_int_equal(nb.n, all.n);
+		for (i = 0; i < nb.n; i++)
+			assert_string_equal(nb.v[i].id, all.v[i].id);
+		ax_graph_nodes_release(&nb);
+		assert_int_equal(ax_graph_neighbourhood(graph, tenant_a, id, 2, 1, &nb, err,
+							sizeof(err)), AX_OK);
+		assert_true(nb.n <= all.n);
+		for (i = 0; i < nb.n; i++) {
+			int found = 0;
+
+			for (j = 0; j < all.n && !found; j++)
+				found = strcmp(nb.v[i].id, all.v[j].id) == 0;
+			assert_true(found);
+			assert_true(nb.v[i].depth == 1 || nb.v[i].depth == 2);
+		}
+		/* At depth 1: one edge out and one in, at most. */
+		for (i = 0, j = 0; i < nb.n; i++)
+			j += nb.v[i].depth == 1;
+		assert_true(j <= 2);
+		capped += nb.n < all.n;
+		if (all.n > most)
+			most = all.n;
+		ax_graph_nodes_release(&nb);
+		ax_graph_nodes_release(&all);
+	}
+	assert_true(most > 2);
+	assert_true(capped > 0);
+	assert_int_equal(ax_graph_neighbourhood(graph, tenant_a, "web", 2, 0, &nb, err, sizeof(err)),
+			 AX_EINVAL);
+}
+
 /* ----------------------------------------------------------- search */
 
 static int find(const struct ax_graph_hits *h, int kind, const char *id)
@@ -581,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_import_csv_same_graph),
 		cmocka_unit_test(test_import_bad),
 		cmocka_unit_test(test_blast_radius),
+		cmocka_unit_test(test_neighbourhood),
 		cmocka_unit_test(test_fts),
 		cmocka_unit_test(test_vector),
 		cmocka_unit_test(test_hybrid),
