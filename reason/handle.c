@@ -735,9 +735,7 @@ static void add_stage(struct unit *u, struct item *it, const char *stage, const 
 	cJSON *pub;
 
 	ax_store_event(u->w, &ev);
-	pub = reason_stage_event(u->tenant, incident, stage, e->id, e->trace, output);
-	if (it->run[0] != '\0' && cJSON_AddStringToObject(pub, "run_id", it->run) == NULL)
-		abort();
+	pub = reason_stage_event(u->tenant, incident, stage, e->id, e->trace, ev.run_id, output);
 	u->events = grow(u->events, &u->capev, u->nev + 1, sizeof(*u->events));
 	u->events[u->nev++] = ax_json_print(pub);
 	cJSON_Delete(pub);

@@ -134,7 +134,8 @@ cJSON *reason_action_data(const char *action_id, const char *signal_id, const ch
 }
 
 cJSON *reason_stage_event(const char *tenant, const char *incident_id, const char *stage,
-			  const char *signal_id, const char *trace, const cJSON *output)
+			  const char *signal_id, const char *trace, const char *run_id,
+			  const cJSON *output)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON *out;
@@ -147,6 +148,7 @@ cJSON *reason_stage_event(const char *tenant, const char *incident_id, const cha
 	cJSON_AddStringToObject(o, "stage", stage);
 	ax_json_add_str(o, "signal_id", signal_id, 1);
 	ax_json_add_str(o, "trace", trace, 1);
+	ax_json_add_str(o, "run_id", run_id, 0);
 	out = output != NULL ? cJSON_Duplicate(output, 1) : cJSON_CreateObject();
 	if (out == NULL)
 		abort();

@@ -54,9 +54,11 @@ cJSON *reason_action_data(const char *action_id, const char *signal_id, const ch
 
 /* The pub/sub event of one stage transition:
  * {"type":"incident.stage","tenant","incident_id","stage","signal_id",
- *  "trace","output":{...}}; output is copied (may be NULL). */
+ *  "trace","run_id","output":{...}}; run_id is left out when NULL (a
+ * transition of no pipeline run); output is copied (may be NULL). */
 cJSON *reason_stage_event(const char *tenant, const char *incident_id, const char *stage,
-			  const char *signal_id, const char *trace, const cJSON *output);
+			  const char *signal_id, const char *trace, const char *run_id,
+			  const cJSON *output);
 
 /* Milliseconds of CLOCK_MONOTONIC since t0 (how long a stage took). */
 struct timespec;

@@ -126,6 +126,7 @@ struct run {
 	char trace[128];
 	char lease[64];
 	cJSON *input;
+	char digest[AX_SHA256_HEX]; /* of input: every stage row's input digest */
 	char *err;
 	size_t errlen;
 };
@@ -217,11 +218,9 @@ ax_err reason_outbox_append(redisContext *c, const char *tenant, const char *id,
 static void publish(struct run *r, const char *stage, const cJSON *output)
 {
 	cJSON *ev = reason_stage_event(r->tenant, r->incident[0] ? r->incident : NULL, stage,
-				       r->signal, r->trace, output);
+				       r->signal, r->trace, r->id, output);
 	char perr[256], *text;
 
-	if (cJSON_AddStringToObject(ev, "run_id", r->id) == NULL)
-		abort();
 	text = ax_json_print(ev);
 	cJSON_Delete(ev);
 	if (redis_ready(r->a, perr, sizeof(perr)) != AX_OK ||
@@ -237,13 +236,9 @@ static void stage_row(struct run *r, struct ax_store_batch *w, const char *stage
 		.incident_id = r->incident[0] ? r->incident : NULL, .signal_id = r->signal,
 		.stage = stage, .output = output, .duration_ms = ms, .provider = provider,
 		.fallback = fallback, .trace = r->trace, .run_id = r->id,
+		.input_digest = r->digest,
 	};
-	char *text = ax_json_print(r->input);
-	char digest[AX_SHA256_HEX];
 
-	ax_sha256_hex(text, strlen(text), digest);
-	free(text);
-	ev.input_digest = digest;
 	ax_store_event(w, &ev);
 }
 
@@ -917,6 +912,10 @@ ax_err reason_agent_run(struct reason_agent *a, const char *tenant, const char *
 		ax_errfmt(errbuf, errlen, "run %s has no usable input", run_id);
 		rc = -1;
 	} else {
+		char *text = ax_json_print(r.input);
+
+		ax_sha256_hex(text, strlen(text), r.digest);
+		free(text);
 		rc = advance(&r);
 	}
 	if (rc != 0)

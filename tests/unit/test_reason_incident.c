@@ -138,7 +138,7 @@ static void test_stage_event(void **state)
 
 	expect_json(reason_stage_event("acme", "0b6f7c1e-8a51-4f7e-9a1e-5d2c3b4a6f70", "classify",
 				       "c2d4e6f8-1a3b-4c5d-8e7f-9a0b1c2d3e4f",
-				       "4bf92f3577b34da6a3ce929d0e0e4736", out),
+				       "4bf92f3577b34da6a3ce929d0e0e4736", NULL, out),
 		    "{\"type\":\"incident.stage\",\"tenant\":\"acme\",\"incident_id\":"
 		    "\"0b6f7c1e-8a51-4f7e-9a1e-5d2c3b4a6f70\",\"stage\":\"classify\",\"signal_id\":"
 		    "\"c2d4e6f8-1a3b-4c5d-8e7f-9a0b1c2d3e4f\",\"trace\":"
@@ -146,10 +146,19 @@ static void test_stage_event(void **state)
 		    "\"confidence\":0.8}}");
 	cJSON_Delete(out);
 	expect_json(reason_stage_event("acme", "0b6f7c1e-8a51-4f7e-9a1e-5d2c3b4a6f70", "opened",
-				       NULL, NULL, NULL),
+				       NULL, NULL, NULL, NULL),
 		    "{\"type\":\"incident.stage\",\"tenant\":\"acme\",\"incident_id\":"
 		    "\"0b6f7c1e-8a51-4f7e-9a1e-5d2c3b4a6f70\",\"stage\":\"opened\",\"signal_id\":"
 		    "null,\"trace\":null,\"output\":{}}");
+	/* A pipeline run's transition carries its run id; a cmdb run's has no
+	 * incident. */
+	expect_json(reason_stage_event("acme", NULL, "incident_or_cmdb",
+				       "c2d4e6f8-1a3b-4c5d-8e7f-9a0b1c2d3e4f", "t1",
+				       "01a2091a-8722-7c0e-8a41-0d9f3b6c1e27", NULL),
+		    "{\"type\":\"incident.stage\",\"tenant\":\"acme\",\"incident_id\":null,"
+		    "\"stage\":\"incident_or_cmdb\",\"signal_id\":"
+		    "\"c2d4e6f8-1a3b-4c5d-8e7f-9a0b1c2d3e4f\",\"trace\":\"t1\",\"run_id\":"
+		    "\"01a2091a-8722-7c0e-8a41-0d9f3b6c1e27\",\"output\":{}}");
 }
 
 int main(void)
