@@ -46,6 +46,13 @@ struct act {
 ax_err act_handle(struct act *a, redisContext *c, const struct ax_entry *e, char *errbuf,
 		  size_t errlen) AX_MUSTCHECK;
 
+/* Process entry e of kind remediate (act/remediate.c): the policy
+ * engine decides, then the action waits for approval, runs as a dry run,
+ * runs, or is refused; every decision and execution is an audit row.
+ * Returns as act_handle does. */
+ax_err act_remediate(struct act *a, redisContext *c, const struct ax_entry *e, char *errbuf,
+		     size_t errlen) AX_MUSTCHECK;
+
 /* actions.result: {"http_status": n|null, "attempts": n, "error": s|null}
  * (http_status 0 and error NULL or "" give null). */
 cJSON *act_result_json(long http_status, int attempts, const char *error);

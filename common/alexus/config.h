@@ -61,6 +61,17 @@ struct ax_config {
 	int notify_timeout_ms;    /* ALEXUS_NOTIFY_TIMEOUT_MS per attempt, 5000 */
 	int notify_retries;       /* ALEXUS_NOTIFY_RETRIES extra attempts, 3 */
 	int notify_backoff_ms;    /* ALEXUS_NOTIFY_BACKOFF_MS first retry delay, 200 */
+	int notify_max_attempts;  /* ALEXUS_NOTIFY_MAX_ATTEMPTS durable attempts per target, 12 */
+	int notify_retry_max_s;   /* ALEXUS_NOTIFY_RETRY_MAX_S longest wait between them, 300 */
+	int notify_batch;         /* ALEXUS_NOTIFY_BATCH due deliveries taken per pass, 32 */
+	char *public_url;         /* ALEXUS_PUBLIC_URL base of links in notifications */
+	int approval_ttl_s;       /* ALEXUS_APPROVAL_TTL_S an approval waits, 3600 */
+	int jobs_interval_ms;     /* ALEXUS_JOBS_INTERVAL_MS periodic jobs tick, 1000 */
+	int leader_ttl_ms;        /* ALEXUS_LEADER_TTL_MS the jobs leader lock, 10000 */
+	int quality_gate_s;       /* ALEXUS_QUALITY_GATE_S after a resolve, 172800 */
+	char *k8s_api;            /* ALEXUS_K8S_API "" = in-cluster (KUBERNETES_SERVICE_HOST) */
+	char *kubeconfig;         /* ALEXUS_KUBECONFIG "" = none (in-cluster paths) */
+	int k8s_timeout_ms;       /* ALEXUS_K8S_TIMEOUT_MS per request, 10000 */
 
 	/* reason: the LLM provider (reason/llm.h); a tenant's own settings
 	 * and encrypted key, when it has them, take precedence */
