@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "alexus/config.h"
+#include "alexus/crypto.h"
 #include "alexus/err.h"
 #include "alexus/hash.h"
 #include "alexus/pg.h"
@@ -32,6 +33,11 @@ struct act {
 	struct ax_pg *pg;               /* application role; RLS applies */
 	volatile sig_atomic_t *stop;    /* set by SIGTERM / SIGINT */
 	struct act_memo memo;
+	/* Opens tenant credentials (a Slack token, a Jira key...);
+	 * has_keyring = 0 when ALEXUS_MASTER_KEY is not set, and a target
+	 * needing a credential then fails with that reason. */
+	struct ax_keyring kr;
+	int has_keyring;
 };
 
 /* Process entry e of alexus:actions (group act).

@@ -36,6 +36,7 @@
 #include "act.h"
 #include "notify/webhook.h"
 #include "alexus/config.h"
+#include "alexus/cred.h"
 #include "alexus/hash.h"
 #include "alexus/httpc.h"
 #include "alexus/keys.h"
@@ -91,6 +92,15 @@ int main(void)
 	r.cfg = &cfg;
 	r.stop = stop;
 	r.pg = ax_pg_new(cfg.database_url);
+	if (cfg.master_key[0] != '\0') {
+		if (ax_cred_keyring_config(&r.kr, &cfg, err, sizeof(err)) != AX_OK) {
+			ax_error("%s", err);
+			ax_pg_free(r.pg);
+			ax_config_release(&cfg);
+			return 2;
+		}
+		r.has_keyring = 1;
+	}
 	ax_info("act starting: consumer %s, group %s on %s", cfg.consumer, GROUP, STREAM);
 	{
 		struct act_webhook_opts o = { cfg.notify_timeout_ms, cfg.notify_retries,
@@ -115,6 +125,7 @@ int main(void)
 
 	ax_info("act stopped");
 	ax_pg_free(r.pg);
+	ax_keyring_wipe(&r.kr);
 	ax_config_release(&cfg);
 	return 0;
 }
