@@ -7,7 +7,7 @@
 #   make test       install what is missing, build, run every test
 #   make run        install, build, start the local stack, print a first curl
 
-PKGS      := libevent libevent_pthreads hiredis libpq libcurl libcjson libjwt libsodium
+PKGS      := libevent libevent_pthreads hiredis libpq libcurl libcjson libjwt libsodium yaml-0.1
 BUILD     ?= build
 BIN       ?= bin
 CC        ?= cc
@@ -19,6 +19,8 @@ CFLAGS    ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -Icommon -MMD -MP \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# The test receiver's TLS mode (bufferevent_openssl): test binaries only.
+TEST_LDLIBS := $(shell pkg-config --libs libevent_openssl openssl 2>/dev/null)
 
 # ingest allocates a little for every request on several threads at once;
 # jemalloc (the allocator Redis ships with) took about a tenth off its CPU
@@ -69,7 +71,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%.o: ALL_CFLAGS += -Itests/lib
+$(BUILD)/tests/%.o: ALL_CFLAGS += -Itests/lib $(shell pkg-config --cflags libevent_openssl openssl 2>/dev/null)
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -103,10 +105,10 @@ $(BIN)/%: $(BUILD)/tests/tools/%.o $(LIB)
 $(BUILD)/t/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/lib/receiver.o $(INGEST_LIB) $(REASON_LIB) \
 	      $(ACT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS) -lcmocka
 $(BUILD)/t/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJ) $(REASON_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS) -lcmocka
 # Benchmark programs (run by scripts/bench-*, never by tests/run) may use
 # a daemon's internals, like the unit tests.
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(INGEST_LIB) $(REASON_LIB) $(ACT_LIB) $(LIB)

@@ -38,4 +38,38 @@ ax_err ax_httpc_request(const char *method, const char *url, const char *const *
 			struct ax_httpc_resp *resp, char *errbuf, size_t errlen) AX_MUSTCHECK;
 void ax_httpc_resp_release(struct ax_httpc_resp *r);   /* NULL-safe; zeroes r */
 
+/* TLS settings for ax_httpc_request_tls (a Kubernetes API server, a
+ * receiver with a private CA or mutual TLS).  Each of the CA, the client
+ * certificate and its key is a PEM file or a PEM blob in memory (a
+ * kubeconfig's *-data fields, already base64-decoded); a blob wins over a
+ * file.  Blobs are copied by libcurl, nothing needs to outlive the call.
+ * When a CA is given it is the only one trusted (not added to the system
+ * store): a cluster's API certificate must chain to the cluster CA.  All
+ * zero means the system CA store and no client certificate. */
+struct ax_httpc_tls {
+	const char *ca_file;
+	const char *ca_pem;
+	size_t ca_pem_len;
+	const char *cert_file;
+	const char *cert_pem;
+	size_t cert_pem_len;
+	const char *key_file;
+	const char *key_pem;
+	size_t key_pem_len;
+	/* Skip peer and host name verification.  Only for an explicit
+	 * operator setting (kubeconfig insecure-skip-tls-verify); the library
+	 * never logs, so the caller must log a warning whenever it sets this. */
+	int insecure_skip_verify;
+};
+
+/* ax_httpc_request with TLS settings (tls NULL: the defaults above).  Two
+ * differences: body NULL sends no body at all (a DELETE whose options are
+ * in the query), and a TLS failure that retrying cannot fix (the peer's
+ * certificate does not verify against the CA, a bad CA, client certificate
+ * or key) is AX_EAUTH rather than AX_EIO.  Otherwise as ax_httpc_request. */
+ax_err ax_httpc_request_tls(const char *method, const char *url, const char *const *headers,
+			    const char *body, size_t body_len, int timeout_ms,
+			    const struct ax_httpc_tls *tls, struct ax_httpc_resp *resp,
+			    char *errbuf, size_t errlen) AX_MUSTCHECK;
+
 #endif /* AX_HTTPC_H */

@@ -15,11 +15,41 @@ struct rcv_request {
 	char *body;
 	size_t body_len;
 	int answered;    /* status we answered */
+	char client_cn[128]; /* TLS mode: CN of the client certificate presented, else "" */
 };
 
 struct receiver;
 
 struct receiver *rcv_start(int default_status);
+/* The same receiver speaking HTTPS on 127.0.0.1 with the certificate and
+ * key PEM files given (see rcv_certs_make).  Everything else (scripts,
+ * recording) is as for rcv_start. */
+struct receiver *rcv_start_tls(int default_status, const char *cert_pem_file,
+			       const char *key_pem_file);
+/* rcv_start_tls that also asks for a client certificate and verifies it
+ * against client_ca_file; a client that presents none is still served
+ * (bearer-token clients), and rcv_request.client_cn tells who presented
+ * what.  A certificate that does not verify fails the handshake. */
+struct receiver *rcv_start_tls_client(int default_status, const char *cert_pem_file,
+				      const char *key_pem_file, const char *client_ca_file);
+
+/* Throwaway PKI for the TLS receiver, made at test time with the openssl
+ * command line in a fresh temporary directory (no key is committed): a CA,
+ * a server certificate for IP 127.0.0.1 and DNS localhost signed by it, a
+ * client certificate (CN alexus-test-client, O system:masters) signed by
+ * it, and an unrelated second CA for "wrong CA" tests.  Certificates are
+ * valid for three days from their making, so a run never outlives them.
+ * Paths are absolute. */
+struct rcv_certs {
+	char dir[256];
+	char ca[300], ca_key[300];
+	char server_cert[300], server_key[300];
+	char client_cert[300], client_key[300];
+	char other_ca[300];
+};
+/* 0 on success; -1 (with a message on stderr) if openssl failed. */
+int rcv_certs_make(struct rcv_certs *c);
+void rcv_certs_remove(struct rcv_certs *c);   /* deletes the directory */
 void rcv_stop(struct receiver *r);
 int rcv_port(const struct receiver *r);
 /* Answer the next n requests with status (queued after earlier scripts);
