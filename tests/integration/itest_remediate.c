@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
@@ -56,7 +58,7 @@ static struct env E;
 
 static int setup_all(void **state)
 {
-	char path[400];
+	char path[400], cmd[1024];
 	FILE *f;
 
 	(void)state;
@@ -70,8 +72,8 @@ static int setup_all(void **state)
 		return -1;
 	fputs(SA_TOKEN "\n", f);
 	fclose(f);
-	snprintf(path, sizeof(path), "cp '%s' '%s/ca.crt'", certs.ca, sa_dir);
-	if (system(path) != 0)
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s/ca.crt'", certs.ca, sa_dir);
+	if (system(cmd) != 0)
 		return -1;
 	return 0;
 }
@@ -97,7 +99,7 @@ static void start_act(struct h_proc *p, const char *consumer, const char *failpo
 
 /* A fresh tenant with settings, the API server, ingest (for the API) and
  * one act. */
-static void up(const char *prefix, const char *settings_sql)
+static void up_fp(const char *prefix, const char *settings_sql, const char *act_failpoints)
 {
 	const char *p[1];
 	char ready[160];
@@ -123,7 +125,12 @@ static void up(const char *prefix, const char *settings_sql)
 		h_dump_log(&E.ingest);
 		fail_msg("ingest did not become ready");
 	}
-	start_act(&E.act, "act-a", NULL);
+	start_act(&E.act, "act-a", act_failpoints);
+}
+
+static void up(const char *prefix, const char *settings_sql)
+{
+	up_fp(prefix, settings_sql, NULL);
 }
 
 static void stop_clean(struct h_proc *p)
@@ -549,11 +556,10 @@ static void test_crash_after_claim(void **state)
 	char id[40], sql[512];
 
 	(void)state;
-	up("rem-crash", "INSERT INTO tenant_settings (tenant_id, autonomy, "
-			"allowed_namespaces, autonomous_actions) "
-			"VALUES ($1, 'autonomous', '{shop}', '{rollout_restart}')");
-	stop_clean(&E.act);
-	start_act(&E.act, "act-a", "act.remediate.after_claim");
+	up_fp("rem-crash", "INSERT INTO tenant_settings (tenant_id, autonomy, "
+			   "allowed_namespaces, autonomous_actions) "
+			   "VALUES ($1, 'autonomous', '{shop}', '{rollout_restart}')",
+	      "act.remediate.after_claim");
 	propose("rollout_restart", "{\"namespace\":\"shop\",\"deployment\":\"api\"}", 0.95, id);
 	append(id);
 	assert_int_equal(h_wait_exit(&E.act, WAIT_MS), 0); /* killed at the failpoint */
