@@ -453,3 +453,63 @@ int ax_whtoken_valid(const char *s)
 	}
 	return i == AX_WHTOKEN_LEN;
 }
+
+/* ------------------------------------------------------------ approval links */
+
+static const char LINK_LABEL[] = "alexus/approval-link/v1";
+
+static ax_err link_mac(const unsigned char master[AX_MASTER_KEY_BYTES], const char *tenant,
+		       const char *approval_id, const char *decision, long long exp,
+		       unsigned char mac[crypto_auth_BYTES])
+{
+	unsigned char key[crypto_auth_KEYBYTES];
+	crypto_generichash_state st;
+	crypto_auth_hmacsha512256_state as;
+	char exps[24];
+
+	if (!ax_tenant_valid(tenant) || approval_id == NULL || decision == NULL)
+		return AX_EINVAL;
+	crypto_generichash_init(&st, master, AX_MASTER_KEY_BYTES, sizeof(key));
+	crypto_generichash_update(&st, (const unsigned char *)LINK_LABEL, sizeof(LINK_LABEL));
+	crypto_generichash_update(&st, (const unsigned char *)tenant, strlen(tenant));
+	crypto_generichash_final(&st, key, sizeof(key));
+	snprintf(exps, sizeof(exps), "%lld", exp);
+	crypto_auth_hmacsha512256_init(&as, key, sizeof(key));
+	crypto_auth_hmacsha512256_update(&as, (const unsigned char *)approval_id,
+					 strlen(approval_id) + 1);
+	crypto_auth_hmacsha512256_update(&as, (const unsigned char *)decision, strlen(decision) + 1);
+	crypto_auth_hmacsha512256_update(&as, (const unsigned char *)exps, strlen(exps));
+	crypto_auth_hmacsha512256_final(&as, mac);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(&as, sizeof(as));
+	return AX_OK;
+}
+
+ax_err ax_link_sign(const unsigned char master[AX_MASTER_KEY_BYTES], const char *tenant,
+		    const char *approval_id, const char *decision, long long exp,
+		    char sig[AX_LINK_SIG_LEN + 1])
+{
+	unsigned char mac[crypto_auth_BYTES];
+
+	sig[0] = '\0';
+	if (link_mac(master, tenant, approval_id, decision, exp, mac) != AX_OK)
+		return AX_EINVAL;
+	sodium_bin2hex(sig, AX_LINK_SIG_LEN + 1, mac, sizeof(mac));
+	return AX_OK;
+}
+
+int ax_link_verify(const unsigned char master[AX_MASTER_KEY_BYTES], const char *tenant,
+		   const char *approval_id, const char *decision, long long exp, const char *sig)
+{
+	unsigned char mac[crypto_auth_BYTES], got[crypto_auth_BYTES];
+	size_t n = 0;
+
+	if (sig == NULL || strlen(sig) != AX_LINK_SIG_LEN ||
+	    sodium_hex2bin(got, sizeof(got), sig, AX_LINK_SIG_LEN, NULL, &n, NULL) != 0 ||
+	    n != sizeof(got))
+		return 0;
+	if (link_mac(master, tenant, approval_id, decision, exp, mac) != AX_OK)
+		return 0;
+	return sodium_memcmp(mac, got, sizeof(mac)) == 0;
+}

@@ -284,9 +284,27 @@ ax_err ax_jwt_verify(const struct ax_jwt_opts *o, const char *token,
 	return ax_jwt_verify_until(o, token, tenant, &until, errbuf, errlen);
 }
 
+static ax_err verify(const struct ax_jwt_opts *o, const char *token,
+		     char tenant[AX_TENANT_MAX + 1], double *valid_until,
+		     struct ax_jwt_claims *extra, char *errbuf, size_t errlen);
+
 ax_err ax_jwt_verify_until(const struct ax_jwt_opts *o, const char *token,
 			   char tenant[AX_TENANT_MAX + 1], double *valid_until, char *errbuf,
 			   size_t errlen)
+{
+	return verify(o, token, tenant, valid_until, NULL, errbuf, errlen);
+}
+
+ax_err ax_jwt_verify_claims(const struct ax_jwt_opts *o, const char *token,
+			    struct ax_jwt_claims *c, char *errbuf, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	return verify(o, token, c->tenant, &c->valid_until, c, errbuf, errlen);
+}
+
+static ax_err verify(const struct ax_jwt_opts *o, const char *token,
+		     char tenant[AX_TENANT_MAX + 1], double *valid_until,
+		     struct ax_jwt_claims *extra, char *errbuf, size_t errlen)
 {
 	const char *d1, *d2, *p;
 	cJSON *hdr = NULL, *claims = NULL;
@@ -365,6 +383,16 @@ ax_err ax_jwt_verify_until(const struct ax_jwt_opts *o, const char *token,
 		goto out;
 	}
 	rc = check_claims(o, claims, tenant, valid_until, errbuf, errlen);
+	if (rc == AX_OK && extra != NULL) {
+		/* role and sub are informational here: an unknown or absent
+		 * role is "" and grants nothing (ax_jwt_role_at_least). */
+		const char *role = ax_json_str(claims, "role"), *sub = ax_json_str(claims, "sub");
+
+		if (role != NULL && ax_jwt_role_rank(role) > 0)
+			snprintf(extra->role, sizeof(extra->role), "%s", role);
+		if (sub != NULL)
+			snprintf(extra->sub, sizeof(extra->sub), "%s", sub);
+	}
 out:
 	if (jwt != NULL)
 		jwt_free(jwt);
@@ -373,8 +401,25 @@ out:
 	return rc;
 }
 
+int ax_jwt_role_rank(const char *role)
+{
+	static const char *const ranks[] = { "viewer", "operator", "admin" };
+	int i;
+
+	for (i = 0; role != NULL && i < 3; i++)
+		if (strcmp(role, ranks[i]) == 0)
+			return i + 1;
+	return 0;
+}
+
 char *ax_jwt_mint(const struct ax_jwt_opts *o, const char *tenant, long ttl_s, char *errbuf,
 		  size_t errlen)
+{
+	return ax_jwt_mint_role(o, tenant, NULL, ttl_s, errbuf, errlen);
+}
+
+char *ax_jwt_mint_role(const struct ax_jwt_opts *o, const char *tenant, const char *role,
+		       long ttl_s, char *errbuf, size_t errlen)
 {
 	jwt_t *jwt = NULL;
 	jwt_alg_t alg;
@@ -400,12 +445,18 @@ char *ax_jwt_mint(const struct ax_jwt_opts *o, const char *tenant, long ttl_s, c
 		ax_errfmt(errbuf, errlen, "ttl must be positive");
 		return NULL;
 	}
+	if (role != NULL && ax_jwt_role_rank(role) == 0) {
+		ax_errfmt(errbuf, errlen, "role must be viewer, operator or admin");
+		return NULL;
+	}
 	snprintf(sub, sizeof(sub), "tenant:%s", tenant);
 	if (jwt_new(&jwt) != 0)
 		goto fail;
 	if (jwt_add_grant_int(jwt, "iat", now) != 0 ||
 	    jwt_add_grant_int(jwt, "exp", now + ttl_s) != 0 ||
 	    jwt_add_grant(jwt, "tenant_id", tenant) != 0 || jwt_add_grant(jwt, "sub", sub) != 0)
+		goto fail;
+	if (role != NULL && jwt_add_grant(jwt, "role", role) != 0)
 		goto fail;
 	if (o->issuer != NULL && o->issuer[0] != '\0' && jwt_add_grant(jwt, "iss", o->issuer) != 0)
 		goto fail;

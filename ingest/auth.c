@@ -383,6 +383,18 @@ ax_err ingest_auth_jwt(struct ingest_auth *a, const char *jwt, char tenant[AX_TE
 	return rc;
 }
 
+ax_err ingest_auth_claims(struct ingest_auth *a, const char *jwt, struct ax_jwt_claims *c,
+			  char *errbuf, size_t errlen)
+{
+	return ax_jwt_verify_claims(&a->jwt, jwt, c, errbuf, errlen);
+}
+
+int ingest_auth_link_ok(const struct ingest_auth *a, const char *tenant, const char *id,
+			const char *decision, long long exp, const char *sig)
+{
+	return a->have_master && ax_link_verify(a->master, tenant, id, decision, exp, sig);
+}
+
 /* ----------------------------------------------------------- lookups */
 
 static void on_reply(ax_err rc, struct redisReply *r, void *arg)

@@ -72,6 +72,17 @@ void ingest_cred_release(struct ingest_cred *c);
 ax_err ingest_auth_jwt(struct ingest_auth *a, const char *jwt, char tenant[AX_TENANT_MAX + 1],
 		       char *errbuf, size_t errlen) AX_MUSTCHECK;
 
+/* The operator API's check of a bearer JWT: verified every time (no
+ * cache: API calls are rare and a role change must count at once), with
+ * its role and subject. */
+struct ax_jwt_claims;
+ax_err ingest_auth_claims(struct ingest_auth *a, const char *jwt, struct ax_jwt_claims *c,
+			  char *errbuf, size_t errlen) AX_MUSTCHECK;
+/* 1 when sig signs (tenant, approval id, decision, exp) under the master
+ * key (ax_link_verify); 0 otherwise, and always without a master key. */
+int ingest_auth_link_ok(const struct ingest_auth *a, const char *tenant, const char *id,
+			const char *decision, long long exp, const char *sig);
+
 /* Result of an asynchronous lookup, called exactly once, never from
  * inside the call that started it: rc AX_OK with value (the tenant; or
  * the sealed secrets, NULL when the tenant has none for the source),

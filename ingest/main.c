@@ -51,6 +51,7 @@
 #include "drivers/driver.h"
 #include "drivers/profile.h"
 #include "metrics.h"
+#include "api.h"
 #include "appender.h"
 #include "server.h"
 
@@ -407,6 +408,7 @@ static int run_server(void)
 	struct ax_config cfg;
 	struct daemon d;
 	struct ingest_metrics *metrics = NULL;
+	struct ingest_api *api = NULL;
 	struct event *ev_term = NULL, *ev_int = NULL;
 	char err[512];
 	int i, port, exit_code = 0;
@@ -459,6 +461,9 @@ static int run_server(void)
 		goto out;
 	}
 	metrics = ingest_metrics_new();
+	/* One thread runs the operator API's database work for every worker
+	 * (api.h); approvals are rare, and one connection pair is plenty. */
+	api = ingest_api_new(&cfg, 1);
 	/* The first worker binds the configured port (0: any free one); the
 	 * others bind the port it got, with SO_REUSEPORT. */
 	port = cfg.ingest_port;
@@ -466,6 +471,7 @@ static int run_server(void)
 		d.w[i].opts.metrics = metrics;
 		d.w[i].opts.port = port;
 		d.w[i].opts.reuseport = d.nworkers > 1;
+		d.w[i].opts.api = api;
 		if (start_worker(&d, i) != 0) {
 			ax_error("refusing to start: worker %d: %s", i, d.w[i].err);
 			exit_code = 1;
@@ -505,6 +511,8 @@ out:
 		event_free(d.exit_ev);
 	if (d.base != NULL)
 		event_base_free(d.base);
+	/* After the workers: a drain waited for every API answer. */
+	ingest_api_free(api);
 	ingest_metrics_free(metrics);
 	pthread_cond_destroy(&d.cv);
 	pthread_mutex_destroy(&d.mu);

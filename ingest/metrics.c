@@ -33,6 +33,7 @@ static const char *const refusal_names[INGEST_R_COUNT] = {
 	[INGEST_R_RATE_LIMITED] = "rate_limited",
 	[INGEST_R_BAD_SIGNATURE] = "bad_signature",
 	[INGEST_R_AUTH_UNAVAILABLE] = "auth_unavailable",
+	[INGEST_R_FORBIDDEN] = "forbidden",
 };
 
 const char *ingest_refusal_name(enum ingest_refusal r)

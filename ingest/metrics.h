@@ -33,6 +33,7 @@ enum ingest_refusal {
 	INGEST_R_RATE_LIMITED,     /* 429: the tenant's token bucket is empty */
 	INGEST_R_BAD_SIGNATURE,    /* 401: the source's signing secret is set; no or bad signature */
 	INGEST_R_AUTH_UNAVAILABLE, /* 503: a signing secret cannot be opened (ALEXUS_MASTER_KEY) */
+	INGEST_R_FORBIDDEN,        /* 403: authenticated, but the role does not allow it */
 	INGEST_R_COUNT
 };
 

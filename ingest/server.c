@@ -75,6 +75,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -93,6 +94,7 @@
 #include "alexus/keys.h"
 #include "alexus/log.h"
 #include "alexus/mem.h"
+#include "api.h"
 #include "appender.h"
 #include "auth.h"
 #include "confirm.h"
@@ -154,6 +156,7 @@ struct ingest_server {
 	void *done_arg;
 	int done_called;
 	struct ingest_server *next_in_thread;
+	struct ingest_api *api;           /* operator API, or NULL */
 };
 
 /* The servers of this thread, to find the one a libevent-made error
@@ -167,6 +170,9 @@ static const char *phrase(int code)
 	case 202: return "Accepted";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 413: return "Payload Too Large";
@@ -1046,6 +1052,261 @@ static void serve_metrics(struct ingest_server *s, struct evhttp_request *req,
 	evbuffer_free(b);
 }
 
+/* ------------------------------------------------------- operator API */
+
+#define APPROVALS_PREFIX "/v1/approvals/"
+
+/* An API call in flight: counted in inflight_requests so a drain waits
+ * for its answer. */
+struct api_req {
+	struct ingest_api_call call;
+	struct ingest_server *s;
+	struct evhttp_request *req;
+	int html;                     /* answer a person (signed link), not a program */
+};
+
+static void api_html(struct ingest_server *s, struct evhttp_request *req, int code,
+		     const char *title, const char *text, const char *form_action)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL)
+		abort();
+	/* Only fixed words and our own ids/URL reach the page; the ids were
+	 * checked to be UUID-shaped, the decision one of two words. */
+	evbuffer_add_printf(b,
+			    "<!doctype html><html><head><meta charset=\"utf-8\">"
+			    "<meta name=\"robots\" content=\"noindex\"><title>Alexus: %s</title>"
+			    "</head><body><h1>%s</h1><p>%s</p>",
+			    title, title, text);
+	if (form_action != NULL)
+		evbuffer_add_printf(b,
+				    "<form method=\"post\" action=\"%s\"><button type=\"submit\">"
+				    "%s</button></form>",
+				    form_action, title);
+	evbuffer_add_printf(b, "</body></html>\n");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/html; charset=utf-8");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	reply(s, req, 0, code, b);
+	evbuffer_free(b);
+}
+
+static void api_done(struct ingest_api_call *c)
+{
+	struct api_req *r = (struct api_req *)c;
+	struct ingest_server *s = r->s;
+
+	if (r->html) {
+		const cJSON *m;
+		cJSON *j = c->body != NULL ? cJSON_Parse(c->body) : NULL;
+
+		m = cJSON_GetObjectItemCaseSensitive(j, "message");
+		api_html(s, r->req, c->status, c->status == 200 ? "Decision recorded" : "Not recorded",
+			 c->status == 200 ? (strcmp(c->decision, "approved") == 0
+						     ? "The action is approved and will run."
+						     : "The action is rejected and will not run.")
+					  : cJSON_IsString(m) ? "This link can no longer decide the "
+								"approval (already decided or "
+								"expired)."
+							      : "Try again later.",
+			 NULL);
+		cJSON_Delete(j);
+	} else {
+		send_body(s, r->req, 0, c->status, "application/json", c->body,
+			  c->body != NULL ? strlen(c->body) : 0);
+	}
+	free(c->body);
+	free(c->comment);
+	free(r);
+	s->inflight_requests--;
+	check_drained(s);
+}
+
+static void api_submit(struct ingest_server *s, struct api_req *r)
+{
+	r->s = s;
+	r->call.base = s->base;
+	r->call.done = api_done;
+	if (s->api == NULL || ingest_api_submit(s->api, &r->call) != AX_OK) {
+		refuse(s, r->req, 0, 503, INGEST_R_BUSY, r->call.tenant, r->call.trace,
+		       "the operator API is %s; retry", s->api == NULL ? "not running" : "busy");
+		free(r->call.comment);
+		free(r);
+		return;
+	}
+	s->inflight_requests++;
+}
+
+static int uuid_like(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 36)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		      ((i == 8 || i == 13 || i == 18 || i == 23) && s[i] == '-')))
+			return 0;
+	return 1;
+}
+
+/* POST /v1/approvals/{id} {"decision":"approve"|"reject","comment":...}
+ * with a bearer JWT of role operator or admin. */
+static void serve_approval_api(struct ingest_server *s, struct evhttp_request *req,
+			       enum evhttp_cmd_type m, const char *id)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *authz = evhttp_find_header(in, "Authorization");
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	struct ax_jwt_claims cl;
+	struct api_req *r;
+	const char *d;
+	char err[256];
+	cJSON *doc;
+	size_t len;
+
+	if (m != EVHTTP_REQ_POST) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+		refuse(s, req, 0, 405, INGEST_R_METHOD, NULL, NULL,
+		       "%s is not allowed here; use POST", method_name(m));
+		return;
+	}
+	if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer realm=\"alexus\"");
+		refuse(s, req, 0, 401, INGEST_R_UNAUTHORIZED, NULL, NULL,
+		       "missing bearer token (Authorization: Bearer <JWT>)");
+		return;
+	}
+	if (ingest_auth_claims(s->auth, authz + 7, &cl, err, sizeof(err)) != AX_OK) {
+		refuse(s, req, 0, 401, INGEST_R_UNAUTHORIZED, NULL, NULL, "%s", err);
+		return;
+	}
+	if (ax_jwt_role_rank(cl.role) < ax_jwt_role_rank("operator")) {
+		refuse(s, req, 0, 403, INGEST_R_FORBIDDEN, cl.tenant, NULL,
+		       "deciding an approval needs the operator role (the token's role: %s)",
+		       cl.role[0] != '\0' ? cl.role : "none");
+		return;
+	}
+	len = evbuffer_get_length(body);
+	doc = len > 0 ? ax_json_parse((const char *)evbuffer_pullup(body, -1), len, 8) : NULL;
+	d = ax_json_str(doc, "decision");
+	if (doc == NULL || d == NULL || (strcmp(d, "approve") != 0 && strcmp(d, "reject") != 0)) {
+		cJSON_Delete(doc);
+		refuse(s, req, 0, 400, INGEST_R_INVALID_JSON, cl.tenant, NULL,
+		       "the body must be JSON {\"decision\": \"approve\" | \"reject\", "
+		       "\"comment\": \"...\"}");
+		return;
+	}
+	r = ax_xcalloc(1, sizeof(*r));
+	r->req = req;
+	snprintf(r->call.tenant, sizeof(r->call.tenant), "%s", cl.tenant);
+	snprintf(r->call.id, sizeof(r->call.id), "%s", id);
+	snprintf(r->call.decision, sizeof(r->call.decision), "%s",
+		 strcmp(d, "approve") == 0 ? "approved" : "rejected");
+	snprintf(r->call.by, sizeof(r->call.by), "%s",
+		 cl.sub[0] != '\0' ? cl.sub : "operator");
+	snprintf(r->call.via, sizeof(r->call.via), "api");
+	if (ax_json_str(doc, "comment") != NULL)
+		r->call.comment = ax_xstrndup(ax_json_str(doc, "comment"), 2000);
+	ax_trace_new(r->call.trace);
+	cJSON_Delete(doc);
+	api_submit(s, r);
+}
+
+/* GET  /v1/approvals/{id}/{approve|reject}?tenant=&exp=&sig=  a page with
+ *      one button (mail scanners and chat previews fetch links: a GET
+ *      must never decide);
+ * POST the same URL: decides, if the signature and expiry hold. */
+static void serve_approval_link(struct ingest_server *s, struct evhttp_request *req,
+				enum evhttp_cmd_type m, const char *id, const char *decision)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *q = u != NULL ? evhttp_uri_get_query(u) : NULL;
+	const char *tenant, *exps, *sig;
+	struct evkeyvalq kv;
+	struct api_req *r;
+	long long exp;
+	char *end, action[512];
+
+	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, POST");
+		refuse(s, req, 0, 405, INGEST_R_METHOD, NULL, NULL,
+		       "%s is not allowed here; use GET or POST", method_name(m));
+		return;
+	}
+	TAILQ_INIT(&kv);
+	if (q == NULL || evhttp_parse_query_str(q, &kv) != 0) {
+		evhttp_clear_headers(&kv);
+		refuse(s, req, 0, 401, INGEST_R_UNAUTHORIZED, NULL, NULL,
+		       "this link is not signed (tenant, exp and sig are required)");
+		return;
+	}
+	tenant = evhttp_find_header(&kv, "tenant");
+	exps = evhttp_find_header(&kv, "exp");
+	sig = evhttp_find_header(&kv, "sig");
+	exp = exps != NULL ? strtoll(exps, &end, 10) : 0;
+	if (tenant == NULL || !ax_tenant_valid(tenant) || exps == NULL || *end != '\0' ||
+	    !ingest_auth_link_ok(s->auth, tenant, id, decision, exp, sig)) {
+		evhttp_clear_headers(&kv);
+		refuse(s, req, 0, 401, INGEST_R_UNAUTHORIZED, NULL, NULL,
+		       "the link's signature does not match");
+		return;
+	}
+	if ((long long)time(NULL) > exp) {
+		evhttp_clear_headers(&kv);
+		api_html(s, req, 410, "Link expired", "This approval link has expired.", NULL);
+		return;
+	}
+	if (m == EVHTTP_REQ_GET) {
+		snprintf(action, sizeof(action), "%s%s/%s?tenant=%s&amp;exp=%lld&amp;sig=%s",
+			 APPROVALS_PREFIX, id, decision, tenant, exp, sig);
+		api_html(s, req, 200, strcmp(decision, "approve") == 0 ? "Approve" : "Reject",
+			 strcmp(decision, "approve") == 0 ? "Approve this remediation? It will run "
+							    "once you confirm."
+							  : "Reject this remediation? It will not "
+							    "run.",
+			 action);
+		evhttp_clear_headers(&kv);
+		return;
+	}
+	r = ax_xcalloc(1, sizeof(*r));
+	r->req = req;
+	r->html = 1;
+	snprintf(r->call.tenant, sizeof(r->call.tenant), "%s", tenant);
+	snprintf(r->call.id, sizeof(r->call.id), "%s", id);
+	snprintf(r->call.decision, sizeof(r->call.decision), "%s",
+		 strcmp(decision, "approve") == 0 ? "approved" : "rejected");
+	snprintf(r->call.by, sizeof(r->call.by), "signed link");
+	snprintf(r->call.via, sizeof(r->call.via), "link");
+	ax_trace_new(r->call.trace);
+	evhttp_clear_headers(&kv);
+	api_submit(s, r);
+}
+
+static void serve_approvals(struct ingest_server *s, struct evhttp_request *req,
+			    enum evhttp_cmd_type m, const char *rest)
+{
+	const char *slash = strchr(rest, '/');
+	size_t idlen = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+	char id[AX_UUID_LEN];
+
+	if (!uuid_like(rest, idlen)) {
+		refuse(s, req, 0, 404, INGEST_R_NOT_FOUND, NULL, NULL, "no approval %.64s", rest);
+		return;
+	}
+	memcpy(id, rest, idlen);
+	id[idlen] = '\0';
+	if (slash == NULL)
+		serve_approval_api(s, req, m, id);
+	else if (strcmp(slash + 1, "approve") == 0 || strcmp(slash + 1, "reject") == 0)
+		serve_approval_link(s, req, m, id, slash + 1);
+	else
+		refuse(s, req, 0, 404, INGEST_R_NOT_FOUND, NULL, NULL, "no route for %.128s",
+		       rest);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct ingest_server *s = arg;
@@ -1063,6 +1324,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 		serve_health(s, req, m, path);
 	else if (strcmp(path, "/metrics") == 0)
 		serve_metrics(s, req, m);
+	else if (strncmp(path, APPROVALS_PREFIX, sizeof(APPROVALS_PREFIX) - 1) == 0)
+		serve_approvals(s, req, m, path + sizeof(APPROVALS_PREFIX) - 1);
 	else
 		refuse(s, req, 0, 404, INGEST_R_NOT_FOUND, NULL, NULL, "no route for %.128s", path);
 }
@@ -1228,6 +1491,7 @@ struct ingest_server *ingest_server_new(struct event_base *base, const struct ax
 	ao.rate_limit = cfg->rate_limit;
 	ao.rate_burst = cfg->rate_burst;
 	s->app = ingest_appender_new(base, &ao);
+	s->api = opts != NULL ? opts->api : NULL;
 	if (opts != NULL && opts->metrics != NULL) {
 		s->metrics = opts->metrics;
 	} else {

@@ -20,6 +20,7 @@ struct event_base;
 struct ax_config;
 struct ingest_server;
 struct ingest_metrics;
+struct ingest_api;
 
 /* Header block limit: far above any sender's headers (a JWT is a few
  * hundred bytes), far below what would matter for memory. */
@@ -32,6 +33,7 @@ struct ingest_server_opts {
 	struct ingest_metrics *metrics; /* shared counters; NULL: the server's own */
 	int port;                       /* > 0: listen here instead of cfg's port */
 	int reuseport;                  /* bind with SO_REUSEPORT (several workers) */
+	struct ingest_api *api;         /* operator API threads; NULL: API routes answer 503 */
 };
 
 /* Listen on cfg->ingest_addr:cfg->ingest_port (0 = any free port) and

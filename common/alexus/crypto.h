@@ -149,4 +149,21 @@ void ax_whtoken_new(char out[AX_WHTOKEN_LEN + 1]);
 int ax_whtoken_valid(const char *s);
 /* (The stored hash is ax_sha256_hex of the token text, alexus/hash.h.) */
 
+/* Signed approval links (the approve / reject links in a notification).
+ * sig = hex HMAC-SHA-512-256 (crypto_auth) over "approval-id NUL decision
+ * NUL expiry" under a per-tenant key derived from the master key for this
+ * purpose only (BLAKE2b keyed with the master over
+ * "alexus/approval-link/v1" NUL tenant): a link signs one decision on one
+ * approval of one tenant until exp (Unix seconds), nothing else.  The
+ * current master key signs; a rotation invalidates links in flight, which
+ * then expire like any unanswered approval. */
+#define AX_LINK_SIG_LEN 64
+ax_err ax_link_sign(const unsigned char master[AX_MASTER_KEY_BYTES], const char *tenant,
+		    const char *approval_id, const char *decision, long long exp,
+		    char sig[AX_LINK_SIG_LEN + 1]) AX_MUSTCHECK;
+/* 1 when sig is the signature of (tenant, approval_id, decision, exp);
+ * compared in constant time.  Does not look at the clock. */
+int ax_link_verify(const unsigned char master[AX_MASTER_KEY_BYTES], const char *tenant,
+		   const char *approval_id, const char *decision, long long exp, const char *sig);
+
 #endif /* AX_CRYPTO_H */

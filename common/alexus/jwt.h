@@ -68,10 +68,29 @@ ax_err ax_jwt_verify_until(const struct ax_jwt_opts *o, const char *token,
 			   char tenant[AX_TENANT_MAX + 1], double *valid_until, char *errbuf,
 			   size_t errlen) AX_MUSTCHECK;
 
+/* What the operator API needs beyond the tenant: the role claim
+ * ("viewer" < "operator" < "admin"; "" when absent or unknown, which
+ * grants nothing) and the subject (who, for the audit log). */
+struct ax_jwt_claims {
+	char tenant[AX_TENANT_MAX + 1];
+	char role[16];
+	char sub[128];
+	double valid_until;
+};
+/* ax_jwt_verify_until, and the role and sub claims into c. */
+ax_err ax_jwt_verify_claims(const struct ax_jwt_opts *o, const char *token,
+			    struct ax_jwt_claims *c, char *errbuf, size_t errlen) AX_MUSTCHECK;
+/* 1 viewer, 2 operator, 3 admin, 0 anything else (NULL included). */
+int ax_jwt_role_rank(const char *role);
+
 /* Mint a token for tenant valid for ttl_s seconds: claims iat, exp,
  * tenant_id, sub "tenant:<id>", and iss/aud when configured.  For RS* the
  * key must be the PEM private key.  free() the result.  NULL on error
  * with errbuf set. */
+/* The same with a role claim (NULL: none); a role that is not viewer,
+ * operator or admin is refused. */
+char *ax_jwt_mint_role(const struct ax_jwt_opts *o, const char *tenant, const char *role,
+		       long ttl_s, char *errbuf, size_t errlen);
 char *ax_jwt_mint(const struct ax_jwt_opts *o, const char *tenant, long ttl_s,
 		  char *errbuf, size_t errlen);
 

@@ -238,9 +238,10 @@ int ctl_token_mint(struct ctl *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "tenant", required_argument, NULL, 't' },
 		{ "ttl", required_argument, NULL, 'l' },
+		{ "role", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *tenant = NULL;
+	const char *tenant = NULL, *role = NULL;
 	long ttl = TOKEN_TTL_DEFAULT;
 	struct ax_jwt_opts o;
 	char err[512];
@@ -251,6 +252,11 @@ int ctl_token_mint(struct ctl *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 't') {
 			tenant = optarg;
+		} else if (opt == 'r') {
+			if (ax_jwt_role_rank(optarg) == 0)
+				return ctl_usage(TOKEN_USAGE,
+						 "--role must be viewer, operator or admin");
+			role = optarg;
 		} else if (opt == 'l') {
 			if (ctl_parse_long(optarg, 1, TOKEN_TTL_MAX, &ttl) != 0)
 				return ctl_usage(TOKEN_USAGE, "--ttl must be 1..%ld seconds",
@@ -270,7 +276,7 @@ int ctl_token_mint(struct ctl *c, int argc, char **argv)
 				"private key, not minted here", c->cfg.jwt_alg);
 	if (ax_jwt_opts_from_config(&o, &c->cfg, 0, err, sizeof(err)) != AX_OK)
 		return ctl_fail("%s (`scripts/stack env` prints the local stack's)", err);
-	tok = ax_jwt_mint(&o, tenant, ttl, err, sizeof(err));
+	tok = ax_jwt_mint_role(&o, tenant, role, ttl, err, sizeof(err));
 	ax_jwt_opts_release(&o);
 	if (tok == NULL)
 		return ctl_fail("token mint: %s", err);

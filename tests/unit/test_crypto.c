@@ -524,6 +524,33 @@ static void test_cred_format(void **state)
 	assert_memory_equal(plain, CRED, plen);
 }
 
+/* Approval links: a signature holds for exactly the tenant, approval,
+ * decision and expiry it was made for, under that master key. */
+static void test_link(void **state)
+{
+	unsigned char m1[AX_MASTER_KEY_BYTES], m2[AX_MASTER_KEY_BYTES];
+	const char *id = "0190aaaa-0000-7000-8000-000000000001";
+	char sig[AX_LINK_SIG_LEN + 1], sig2[AX_LINK_SIG_LEN + 1];
+
+	(void)state;
+	memset(m1, 0x11, sizeof(m1));
+	memset(m2, 0x22, sizeof(m2));
+	assert_int_equal(ax_link_sign(m1, "acme", id, "approve", 1900000000LL, sig), AX_OK);
+	assert_int_equal(strlen(sig), AX_LINK_SIG_LEN);
+	assert_true(ax_link_verify(m1, "acme", id, "approve", 1900000000LL, sig));
+	assert_false(ax_link_verify(m1, "acme", id, "reject", 1900000000LL, sig));
+	assert_false(ax_link_verify(m1, "acme", id, "approve", 1900000001LL, sig));
+	assert_false(ax_link_verify(m1, "other", id, "approve", 1900000000LL, sig));
+	assert_false(ax_link_verify(m1, "acme", "0190aaaa-0000-7000-8000-000000000002", "approve",
+				    1900000000LL, sig));
+	assert_false(ax_link_verify(m2, "acme", id, "approve", 1900000000LL, sig));
+	assert_false(ax_link_verify(m1, "acme", id, "approve", 1900000000LL, "abc"));
+	assert_false(ax_link_verify(m1, "acme", id, "approve", 1900000000LL, NULL));
+	assert_int_equal(ax_link_sign(m1, "acme", id, "reject", 1900000000LL, sig2), AX_OK);
+	assert_string_not_equal(sig, sig2);
+	assert_int_equal(ax_link_sign(m1, "bad tenant!", id, "approve", 1, sig2), AX_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -532,7 +559,7 @@ int main(void)
 		cmocka_unit_test(test_tenant_key_derivation), cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_whtoken),       cmocka_unit_test(test_keyring),
 		cmocka_unit_test(test_cred_bound_to_row), cmocka_unit_test(test_cred_rotation),
-		cmocka_unit_test(test_cred_format),
+		cmocka_unit_test(test_cred_format),    cmocka_unit_test(test_link),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

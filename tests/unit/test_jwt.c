@@ -760,6 +760,34 @@ static void test_opts_from_config(void **state)
 	assert_null(o.key);
 }
 
+/* The operator API's roles: minted, verified, ranked; a token without a
+ * role, or with one we do not know, ranks 0 and grants nothing. */
+static void test_roles(void **state)
+{
+	struct ax_jwt_claims c;
+	char err[128];
+	char *tok;
+
+	(void)state;
+	tok = ax_jwt_mint_role(&opts, "acme", "operator", 120, err, sizeof(err));
+	assert_non_null(tok);
+	assert_int_equal(ax_jwt_verify_claims(&opts, tok, &c, err, sizeof(err)), AX_OK);
+	assert_string_equal(c.tenant, "acme");
+	assert_string_equal(c.role, "operator");
+	assert_string_equal(c.sub, "tenant:acme");
+	assert_true(ax_jwt_role_rank(c.role) > ax_jwt_role_rank("viewer"));
+	assert_true(ax_jwt_role_rank(c.role) < ax_jwt_role_rank("admin"));
+	free(tok);
+	tok = ax_jwt_mint(&opts, "acme", 120, err, sizeof(err));
+	assert_int_equal(ax_jwt_verify_claims(&opts, tok, &c, err, sizeof(err)), AX_OK);
+	assert_string_equal(c.role, "");
+	assert_int_equal(ax_jwt_role_rank(c.role), 0);
+	free(tok);
+	assert_null(ax_jwt_mint_role(&opts, "acme", "root", 120, err, sizeof(err)));
+	assert_non_null(strstr(err, "role"));
+	assert_int_equal(ax_jwt_role_rank(NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -768,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_time_claims),   cmocka_unit_test(test_iss_aud),
 		cmocka_unit_test(test_tenant_claim),  cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_mint_claims),   cmocka_unit_test(test_rs256),
+		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_rs_alg_confusion), cmocka_unit_test(test_opts_from_config),
 	};
 
