@@ -228,12 +228,13 @@ static void test_execute(void **state)
 	assert_int_equal(PQntuples(r), i);
 	PQclear(r);
 	cJSON_Delete(out);
-	/* act records remediations as skipped (no adapter yet), audited. */
+	/* Default settings (dry_run, no namespace opened, no cluster): act's
+	 * policy refuses each remediation, skipped and audited. */
 	sys_wait_settled(s);
 	assert_int_equal(qp(s, "SELECT count(*) FROM actions WHERE payload->>'run_id' = $1 AND "
 			       "type = 'remediate' AND status = 'skipped'", run), want);
 	assert_int_equal(sys_q(s, "SELECT count(*) FROM audit_log WHERE action = "
-				  "'remediate.skipped'"), want);
+				  "'remediate.refused' AND detail->>'verdict' = 'refuse'"), want);
 	assert_true(sys_audit_chain_ok(s));
 	sys_down(s);
 }
