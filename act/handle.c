@@ -1,32 +1,41 @@
 /* handle.c - one alexus:actions entry, end to end (see act.h).
  *
- * Design: three steps, two short transactions, and the external side
- * effect between them, never inside one (a transaction must not stay
- * open across a network call of unbounded length).
+ * A remediate entry goes to act_remediate (remediate.c).  A notify entry
+ * fans out to the tenant's targets (notify/route.h), each delivered,
+ * retried and recorded on its own (notify/delivery.h).  This file makes
+ * the action's first pass:
  *
- *   1. Claim: lock the action row (FOR UPDATE), refuse unknown ones,
- *      acknowledge finished ones (a duplicate delivery: reason may append
- *      an action twice after a crash), else mark it 'running', count the
- *      attempt, read the tenant's notify_webhook_url; COMMIT.
- *   2. Deliver the webhook with retries (notify/webhook.c), or skip when
- *      no URL is configured.
- *   3. Record: lock the row again; if it is still 'running' write the
- *      final status and result and append the one audit row of this
- *      action (audit_append) in the same transaction; COMMIT; XACK.
+ *   1. Claim, one short transaction: lock the action row (FOR UPDATE),
+ *      refuse unknown ones, acknowledge finished ones (a duplicate
+ *      delivery: reason may append an action twice after a crash), mark
+ *      it 'running' and count the delivery.  The first time, route the
+ *      event and insert one deliveries row per target, leased to this
+ *      pass; an action without any target is settled 'skipped' right
+ *      there.  A redelivered entry (after a crash) finds the rows instead
+ *      and takes only the targets that are due and not leased.  COMMIT.
+ *   2. One attempt per target taken, outside any transaction (the legacy
+ *      webhook with its short in-call retries).
+ *   3. Record each attempt and the target's new state in a transaction of
+ *      its own; the one that leaves no target pending also gives the
+ *      action its final status and its one audit row.
+ *   4. Publish action.finished if the action settled here, then XACK.  A
+ *      target still pending does not hold the entry: the retry thread
+ *      (notify/retry.c) owns it from now on.
  *
- * A crash in step 2 leaves the row 'running'; the reclaimed entry is
- * delivered again with the same Idempotency-Key, which is the documented
- * at-least-once contract towards external systems.  A Postgres failure in
- * step 3 is not a crash: the outcome is kept in memory (struct act_memo)
- * and the retry records it without delivering twice.  Step 3 writes only
- * over 'running', so even two consumers racing on one action produce one
- * final status and one audit row. */
+ * A crash between 2 and 3 repeats the attempt later, with the same
+ * Idempotency-Key (at least once towards external systems).  A Postgres
+ * failure in 3 is not a crash: the pass -- outcomes and leases -- stays
+ * in memory and the worker's retry of the same entry resumes it,
+ * recording what was sent instead of sending it again.  Only the worker
+ * thread calls act_handle, so that one pass can live in a static. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "act.h"
-#include "notify/webhook.h"
+#include "notify/delivery.h"
+#include "notify/notify.h"
+#include "notify/route.h"
 #include "alexus/failpoint.h"
 #include "alexus/json.h"
 #include "alexus/keys.h"
@@ -39,32 +48,32 @@ static const char Q_CLAIM[] =
 static const char Q_RUNNING[] =
 	"UPDATE actions SET status = 'running', attempts = attempts + 1, updated_at = now() "
 	"WHERE id = $1";
-static const char Q_WEBHOOK_URL[] =
-	"SELECT settings->>'notify_webhook_url' FROM tenants WHERE id = $1";
-static const char Q_LOCK[] = "SELECT status FROM actions WHERE id = $1 FOR UPDATE";
-static const char Q_FINISH[] =
-	"UPDATE actions SET status = $2, result = $3::jsonb, updated_at = now() WHERE id = $1";
-static const char Q_AUDIT[] = "SELECT audit_append('act', 'notify.webhook', $1, $2::jsonb, $3)";
-/* What step 1 learned. */
-struct claim {
-	char *status;
-	char *type;
-	char *payload_text;
-	char *url;
-	cJSON *payload;
-	const char *event;       /* inside payload */
-	const char *incident_id; /* inside payload */
-	const cJSON *incident;   /* inside payload */
+
+enum verdict {
+	V_UNKNOWN,     /* no such action: dead letter */
+	V_NOT_NOTIFY,  /* not a notify action: dead letter */
+	V_FINISHED,    /* already final: acknowledge */
+	V_SETTLED,     /* the claim gave it its final status (no target, bad payload) */
+	V_WORK,        /* jobs to attempt and record */
 };
 
-static void claim_release(struct claim *cl)
+/* One first pass of one action.  Kept between calls only while its
+ * recording waits for Postgres (see the top of the file). */
+struct pass {
+	char action_id[AX_UUID_LEN];
+	char tenant[AX_TENANT_MAX + 1];
+	int active;                  /* a pass to resume for this action */
+	int n;
+	struct act_job jobs[ACT_TARGET_MAX];
+	struct act_settle settled;   /* the record that settled the action, if one did */
+};
+
+static struct pass cur;
+
+static void pass_reset(struct pass *p)
 {
-	free(cl->status);
-	free(cl->type);
-	free(cl->payload_text);
-	free(cl->url);
-	cJSON_Delete(cl->payload);
-	memset(cl, 0, sizeof(*cl));
+	act_jobs_release(p->jobs, p->n);
+	memset(p, 0, sizeof(*p));
 }
 
 static int finished(const char *status)
@@ -79,192 +88,223 @@ static ax_err dead_letter(redisContext *c, const struct ax_entry *e, const char 
 	return ax_worker_dead_letter(c, AX_STREAM_ACTIONS, AX_GROUP_ACT, e, why, errbuf, errlen);
 }
 
-static char *col(const PGresult *res, int c)
+/* Settle the action without targets inside the claim transaction. */
+static ax_err settle_now(struct act *a, const struct ax_entry *e, struct pass *p,
+			 const char *event, const char *incident_id, const char *status,
+			 const char *why, char *errbuf, size_t errlen)
 {
-	return PQgetisnull(res, 0, c) ? NULL : ax_xstrdup(PQgetvalue(res, 0, c));
+	struct act_settle *st = &p->settled;
+
+	if (act_delivery_finish_empty(a, e->tenant, e->id, event, incident_id, e->trace, status,
+				      why, errbuf, errlen) != AX_OK)
+		return AX_EIO;
+	st->settled = 1;
+	snprintf(st->status, sizeof(st->status), "%s", status);
+	snprintf(st->event, sizeof(st->event), "%s", event != NULL ? event : "");
+	snprintf(st->incident_id, sizeof(st->incident_id), "%s",
+		 incident_id != NULL ? incident_id : "");
+	snprintf(st->trace, sizeof(st->trace), "%s", e->trace != NULL ? e->trace : "");
+	return AX_OK;
 }
 
-/* Step 1.  AX_OK with cl filled, or AX_ENOTFOUND (no such action), or a
- * failure (rolled back).  *memo_hit: the row is 'running' and this
- * process holds its unrecorded outcome. */
-static ax_err claim(struct act *a, const struct ax_entry *e, struct claim *cl, int *memo_hit,
+/* Step 1.  Fills p (a fresh pass) and *v; a failure is rolled back. */
+static ax_err claim(struct act *a, const struct ax_entry *e, struct pass *p, enum verdict *v,
 		    char *errbuf, size_t errlen)
 {
-	const char *p_id[1] = { e->id }, *p_t[1] = { e->tenant };
+	const char *p_id[1] = { e->id };
+	char targets[ACT_TARGET_MAX][ACT_TARGET_NAME];
+	char *status = NULL, *type = NULL, *payload_text = NULL;
+	cJSON *payload = NULL;
+	struct act_event ev;
 	PGresult *res;
-	ax_err rc;
+	ax_err rc = AX_EIO;
+	int n, k, i;
 
-	*memo_hit = 0;
-	rc = ax_pg_begin(a->pg, e->tenant, errbuf, errlen);
-	if (rc != AX_OK)
-		return rc;
+	if (ax_pg_begin(a->pg, e->tenant, errbuf, errlen) != AX_OK)
+		return AX_EIO;
 	res = ax_pg_exec(a->pg, errbuf, errlen, Q_CLAIM, 1, p_id);
 	if (res == NULL)
 		goto fail;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		ax_pg_rollback(a->pg);
-		return AX_ENOTFOUND;
-	}
-	cl->status = col(res, 0);
-	cl->type = col(res, 1);
-	cl->payload_text = col(res, 2);
-	PQclear(res);
-	if (finished(cl->status) || strcmp(cl->type, "notify") != 0) {
-		ax_pg_rollback(a->pg);
+		*v = V_UNKNOWN;
 		return AX_OK;
 	}
-	*memo_hit = strcmp(cl->status, "running") == 0 && strcmp(a->memo.action_id, e->id) == 0;
-	if (!*memo_hit) {
-		res = ax_pg_exec(a->pg, errbuf, errlen, Q_RUNNING, 1, p_id);
-		if (res == NULL)
-			goto fail;
-		PQclear(res);
-		res = ax_pg_exec(a->pg, errbuf, errlen, Q_WEBHOOK_URL, 1, p_t);
-		if (res == NULL)
-			goto fail;
-		if (PQntuples(res) == 1)
-			cl->url = col(res, 0);
-		PQclear(res);
+	status = ax_xstrdup(PQgetvalue(res, 0, 0));
+	type = ax_xstrdup(PQgetvalue(res, 0, 1));
+	payload_text = ax_xstrdup(PQgetvalue(res, 0, 2));
+	PQclear(res);
+	if (strcmp(type, "notify") != 0 || finished(status)) {
+		ax_pg_rollback(a->pg);
+		*v = strcmp(type, "notify") != 0 ? V_NOT_NOTIFY : V_FINISHED;
+		rc = AX_OK;
+		goto out;
 	}
-	rc = ax_pg_commit(a->pg, errbuf, errlen);
-	if (rc != AX_OK)
-		return rc;
-	cl->payload = cl->payload_text != NULL ? ax_json_parse(cl->payload_text,
-							       strlen(cl->payload_text), AX_JSON_ENTRY_DEPTH)
-					       : NULL;
-	cl->event = ax_json_str(cl->payload, "event");
-	cl->incident_id = ax_json_str(cl->payload, "incident_id");
-	cl->incident = cJSON_GetObjectItemCaseSensitive(cl->payload, "incident");
-	return AX_OK;
+	res = ax_pg_exec(a->pg, errbuf, errlen, Q_RUNNING, 1, p_id);
+	if (res == NULL)
+		goto fail;
+	PQclear(res);
+
+	snprintf(p->action_id, sizeof(p->action_id), "%s", e->id);
+	snprintf(p->tenant, sizeof(p->tenant), "%s", e->tenant);
+	payload = ax_json_parse(payload_text, strlen(payload_text), AX_JSON_ENTRY_DEPTH);
+	if (payload == NULL || act_event_init(&ev, e->tenant, e->id, e->trace, payload,
+					      a->cfg->public_url) != 0) {
+		if (settle_now(a, e, p, ax_json_str(payload, "event"),
+			       ax_json_str(payload, "incident_id"), "failed",
+			       "action payload is not a notify document", errbuf, errlen) != AX_OK)
+			goto fail;
+		*v = V_SETTLED;
+		goto commit;
+	}
+	n = act_delivery_count(a, e->id, errbuf, errlen);
+	if (n < 0)
+		goto fail;
+	if (n == 0) {
+		k = act_route(a, &ev, targets, ACT_TARGET_MAX, errbuf, errlen);
+		if (k < 0)
+			goto fail;
+		if (k == 0) {
+			if (settle_now(a, e, p, ev.event, ax_json_str(payload, "incident_id"),
+				       "skipped", "no notification target for this event", errbuf,
+				       errlen) != AX_OK)
+				goto fail;
+			*v = V_SETTLED;
+			goto commit;
+		}
+		if (act_delivery_insert(a, e->tenant, e->id, e->stream_id, targets, k, p->jobs,
+					&p->n, errbuf, errlen) != AX_OK)
+			goto fail;
+	} else if (act_delivery_take_action(a, e->id, p->jobs, n < ACT_TARGET_MAX ? n :
+					    ACT_TARGET_MAX, &p->n, errbuf, errlen) != AX_OK) {
+		goto fail;
+	}
+	for (i = 0; i < p->n; i++) {
+		p->jobs[i].payload_text = ax_xstrdup(payload_text);
+		snprintf(p->jobs[i].trace, sizeof(p->jobs[i].trace), "%s",
+			 e->trace != NULL ? e->trace : "");
+	}
+	*v = V_WORK;
+commit:
+	if (ax_pg_commit(a->pg, errbuf, errlen) != AX_OK) {
+		pass_reset(p);
+		goto out;
+	}
+	rc = AX_OK;
+	goto out;
 fail:
 	ax_pg_rollback(a->pg);
-	return AX_EIO;
-}
-
-/* Step 2: fill the memo with the outcome.  AX_EAGAIN when abandoned. */
-static ax_err deliver(struct act *a, const struct ax_entry *e, const struct claim *cl)
-{
-	struct act_memo *m = &a->memo;
-
-	memset(m, 0, sizeof(*m));
-	snprintf(m->action_id, sizeof(m->action_id), "%s", e->id);
-	if (cl->payload == NULL || cl->event == NULL) {
-		m->status = "failed";
-		snprintf(m->error, sizeof(m->error), "action payload is not a notify document");
-	} else if (cl->url == NULL || cl->url[0] == '\0') {
-		m->status = "skipped";
-		snprintf(m->error, sizeof(m->error), "no notify_webhook_url configured");
-	} else {
-		struct act_webhook_opts o = { a->cfg->notify_timeout_ms, a->cfg->notify_retries,
-					      a->cfg->notify_backoff_ms, a->stop };
-		struct act_webhook_result r;
-		char *body = act_webhook_body(cl->event, e->tenant, e->id, e->trace, cl->incident);
-
-		(void)act_url_host(cl->url, m->host, sizeof(m->host));
-		act_webhook_deliver(cl->url, body, e->id, cl->event, e->trace, &o, &r);
-		free(body);
-		if (r.outcome == ACT_ABANDONED) {
-			m->action_id[0] = '\0';
-			return AX_EAGAIN;
-		}
-		m->status = r.outcome == ACT_DELIVERED ? "succeeded" : "failed";
-		m->http_status = r.http_status;
-		m->attempts = r.attempts;
-		snprintf(m->error, sizeof(m->error), "%s", r.error);
-	}
-	return AX_OK;
-}
-
-/* Step 3.  *recorded = 0 when another consumer finished the row first. */
-static ax_err record(struct act *a, const struct ax_entry *e, const struct claim *cl,
-		     int *recorded, char *errbuf, size_t errlen)
-{
-	const struct act_memo *m = &a->memo;
-	const char *p_id[1] = { e->id };
-	char subject[128], *result, *detail;
-	cJSON *j;
-	PGresult *res;
-	ax_err rc;
-	int running;
-
-	*recorded = 0;
-	rc = ax_pg_begin(a->pg, e->tenant, errbuf, errlen);
-	if (rc != AX_OK)
-		return rc;
-	res = ax_pg_exec(a->pg, errbuf, errlen, Q_LOCK, 1, p_id);
-	if (res == NULL) {
-		ax_pg_rollback(a->pg);
-		return AX_EIO;
-	}
-	running = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "running") == 0;
-	PQclear(res);
-	if (!running) {
-		ax_pg_rollback(a->pg);
-		return AX_OK;
-	}
-	j = act_result_json(m->http_status, m->attempts, m->error);
-	result = ax_json_print(j);
-	cJSON_Delete(j);
-	j = act_audit_detail(e->id, cl->event, m->status, m->http_status, m->host);
-	detail = ax_json_print(j);
-	cJSON_Delete(j);
-	if (cl->incident_id != NULL)
-		snprintf(subject, sizeof(subject), "incident:%s", cl->incident_id);
-	else
-		snprintf(subject, sizeof(subject), "action:%s", e->id);
-	{
-		const char *pf[3] = { e->id, m->status, result };
-		const char *pa[3] = { subject, detail, e->trace };
-
-		res = ax_pg_exec(a->pg, errbuf, errlen, Q_FINISH, 3, pf);
-		if (res != NULL) {
-			PQclear(res);
-			res = ax_pg_exec(a->pg, errbuf, errlen, Q_AUDIT, 3, pa);
-		}
-	}
-	free(result);
-	free(detail);
-	if (res == NULL) {
-		ax_pg_rollback(a->pg);
-		return AX_EIO;
-	}
-	PQclear(res);
-	rc = ax_pg_commit(a->pg, errbuf, errlen);
-	if (rc == AX_OK)
-		*recorded = 1;
+	pass_reset(p);
+out:
+	cJSON_Delete(payload);
+	free(status);
+	free(type);
+	free(payload_text);
 	return rc;
 }
 
-static void publish(redisContext *c, const struct ax_entry *e, const struct claim *cl,
-		    const char *status)
+static void log_job(const struct ax_entry *e, const struct act_job *j, const char *event)
 {
-	cJSON *ev = cJSON_CreateObject();
-	char err[256], *s;
+	if (j->skipped)
+		ax_log(AX_LOG_INFO, e->trace, e->tenant, "notify %s, action %s: %s skipped (%s)",
+		       event, e->id, j->target, j->out.error);
+	else if (j->out.ok)
+		ax_log(AX_LOG_INFO, e->trace, e->tenant,
+		       "notify %s, action %s: %s delivered (status %ld after %d request(s), %s)",
+		       event, e->id, j->target, j->out.http_status, j->requests, j->out.host);
+	else
+		ax_log(AX_LOG_INFO, e->trace, e->tenant,
+		       "notify %s, action %s: %s failed (%s)%s", event, e->id, j->target,
+		       j->out.error, j->out.retryable ? ", will retry" : "");
+}
 
-	if (ev == NULL)
-		abort();
-	cJSON_AddStringToObject(ev, "type", "action.finished");
-	cJSON_AddStringToObject(ev, "tenant", e->tenant);
-	cJSON_AddStringToObject(ev, "action_id", e->id);
-	ax_json_add_str(ev, "incident_id", cl->incident_id, 1);
-	ax_json_add_str(ev, "event", cl->event, 1);
-	cJSON_AddStringToObject(ev, "status", status);
-	cJSON_AddStringToObject(ev, "trace", e->trace);
-	s = ax_json_print(ev);
-	cJSON_Delete(ev);
-	if (ax_publish_event(c, e->tenant, s, err, sizeof(err)) != AX_OK)
-		ax_log(AX_LOG_WARN, e->trace, e->tenant, "action event not published: %s", err);
-	free(s);
+/* Steps 2 to 4 over the pass (fresh or resumed). */
+static ax_err run_pass(struct act *a, const struct ax_entry *e, struct pass *p, char *errbuf,
+		       size_t errlen)
+{
+	int i, touched = 0;
+	ax_err rc;
+
+	for (i = 0; i < p->n; i++) {
+		struct act_job *j = &p->jobs[i];
+		struct act_settle st;
+
+		if (j->recorded)
+			continue;
+		if (!j->done) {
+			if (*a->stop) {
+				/* Leave it to the retry schedule, at once. */
+				act_delivery_release(a, e->tenant, j);
+				j->recorded = 1;
+				continue;
+			}
+			if (!touched++)
+				ax_failpoint("act.after_claim");
+			act_delivery_attempt(a, e->tenant, j);
+			ax_failpoint("act.after_deliver");
+		}
+		rc = act_delivery_record(a, e->tenant, j, &st, errbuf, errlen);
+		if (rc != AX_OK)
+			return rc;       /* the pass stays, to be resumed */
+		log_job(e, j, st.event[0] ? st.event : "?");
+		if (st.settled)
+			p->settled = st;
+	}
+	return AX_OK;
+}
+
+static ax_err notify(struct act *a, redisContext *c, const struct ax_entry *e, char *errbuf,
+		     size_t errlen)
+{
+	struct pass *p = &cur;
+	enum verdict v = V_WORK;
+	ax_err rc;
+
+	if (!(p->active && strcmp(p->action_id, e->id) == 0 && strcmp(p->tenant, e->tenant) == 0)) {
+		pass_reset(p);
+		rc = claim(a, e, p, &v, errbuf, errlen);
+		if (rc != AX_OK)
+			return rc;
+		if (v == V_UNKNOWN || v == V_NOT_NOTIFY) {
+			pass_reset(p);
+			return dead_letter(c, e, v == V_UNKNOWN ? "unknown action" :
+						   "unsupported action type", errbuf, errlen);
+		}
+		if (v == V_FINISHED) {
+			pass_reset(p);
+			rc = ax_group_ack(c, AX_STREAM_ACTIONS, AX_GROUP_ACT, e->stream_id, errbuf,
+					  errlen);
+			if (rc == AX_OK)
+				ax_log(AX_LOG_INFO, e->trace, e->tenant,
+				       "action %s already finished: duplicate delivery acknowledged",
+				       e->id);
+			return rc;
+		}
+		p->active = 1;
+	} else {
+		ax_log(AX_LOG_INFO, e->trace, e->tenant,
+		       "action %s: recording the attempts already made", e->id);
+	}
+
+	rc = run_pass(a, e, p, errbuf, errlen);
+	if (rc != AX_OK)
+		return rc;
+	ax_failpoint("act.after_commit");
+	act_delivery_publish(c, e->tenant, e->id, &p->settled);
+	if (p->settled.settled)
+		ax_log(AX_LOG_INFO, e->trace, e->tenant, "notify %s for incident %s: action %s %s",
+		       p->settled.event[0] ? p->settled.event : "?",
+		       p->settled.incident_id[0] ? p->settled.incident_id : "?", e->id,
+		       p->settled.status);
+	pass_reset(p);
+	return ax_group_ack(c, AX_STREAM_ACTIONS, AX_GROUP_ACT, e->stream_id, errbuf, errlen);
 }
 
 ax_err act_handle(struct act *a, redisContext *c, const struct ax_entry *e, char *errbuf,
 		  size_t errlen)
 {
-	struct claim cl;
 	const char *why;
-	int memo_hit = 0, recorded = 0;
-	ax_err rc;
 
 	ax_failpoint("act.after_read");
 	if (e->deleted)
@@ -277,62 +317,5 @@ ax_err act_handle(struct act *a, redisContext *c, const struct ax_entry *e, char
 	why = ax_entry_problem(e, "notify");
 	if (why != NULL)
 		return dead_letter(c, e, why, errbuf, errlen);
-
-	memset(&cl, 0, sizeof(cl));
-	rc = claim(a, e, &cl, &memo_hit, errbuf, errlen);
-	if (rc == AX_ENOTFOUND) {
-		rc = dead_letter(c, e, "unknown action", errbuf, errlen);
-		goto out;
-	}
-	if (rc != AX_OK)
-		goto out;
-	if (strcmp(cl.type, "notify") != 0) {
-		rc = dead_letter(c, e, "unsupported action type", errbuf, errlen);
-		goto out;
-	}
-	if (finished(cl.status)) {
-		rc = ax_group_ack(c, AX_STREAM_ACTIONS, AX_GROUP_ACT, e->stream_id, errbuf, errlen);
-		if (rc == AX_OK)
-			ax_log(AX_LOG_INFO, e->trace, e->tenant,
-			       "action %s already %s: duplicate delivery acknowledged", e->id,
-			       cl.status);
-		goto out;
-	}
-
-	if (!memo_hit) {
-		ax_failpoint("act.after_claim");
-		rc = deliver(a, e, &cl);
-		if (rc == AX_EAGAIN) {
-			ax_log(AX_LOG_INFO, e->trace, e->tenant,
-			       "stopping during retries: action %s stays running and will be "
-			       "delivered again", e->id);
-			goto out;
-		}
-	}
-	ax_failpoint("act.after_deliver");
-	rc = record(a, e, &cl, &recorded, errbuf, errlen);
-	if (rc != AX_OK)
-		goto out; /* the memo keeps the outcome for the retry */
-	ax_failpoint("act.after_commit");
-	if (recorded)
-		publish(c, e, &cl, a->memo.status);
-	rc = ax_group_ack(c, AX_STREAM_ACTIONS, AX_GROUP_ACT, e->stream_id, errbuf, errlen);
-	if (rc != AX_OK)
-		goto out;
-	if (!recorded)
-		ax_log(AX_LOG_INFO, e->trace, e->tenant,
-		       "action %s was finished by another consumer meanwhile", e->id);
-	else if (a->memo.http_status > 0)
-		ax_log(AX_LOG_INFO, e->trace, e->tenant,
-		       "notify %s for incident %s: %s (HTTP %ld after %d attempt(s), %s)",
-		       cl.event ? cl.event : "?", cl.incident_id ? cl.incident_id : "?",
-		       a->memo.status, a->memo.http_status, a->memo.attempts, a->memo.host);
-	else
-		ax_log(AX_LOG_INFO, e->trace, e->tenant, "notify %s for incident %s: %s (%s)",
-		       cl.event ? cl.event : "?", cl.incident_id ? cl.incident_id : "?",
-		       a->memo.status, a->memo.error);
-	memset(&a->memo, 0, sizeof(a->memo));
-out:
-	claim_release(&cl);
-	return rc;
+	return notify(a, c, e, errbuf, errlen);
 }

@@ -27,13 +27,20 @@
  * stop never waits out a long retry schedule.  SIGPIPE is ignored.
  *
  * The loop itself is common/worker.c (ax_worker_run), shared with
- * reason/main.c, which runs it around a different handler. */
+ * reason/main.c, which runs it around a different handler.
+ *
+ * Beside the loop, threads with connections of their own, started before
+ * it and joined after it returns (they watch the same stop flag): the
+ * notification retry thread (notify/retry.c), which owns every attempt of
+ * a notification target after the first, and the periodic jobs. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "act.h"
+#include "jobs.h"
+#include "notify/retry.h"
 #include "notify/webhook.h"
 #include "alexus/config.h"
 #include "alexus/cred.h"
@@ -60,6 +67,8 @@ int main(void)
 	struct ax_config cfg;
 	struct act r;
 	struct ax_worker_opts wo;
+	struct act_retry retry;
+	struct act_jobs *jobs;
 	volatile sig_atomic_t *stop;
 	char err[512];
 
@@ -113,6 +122,14 @@ int main(void)
 				worst, cfg.claim_idle_ms);
 	}
 
+	if (act_retry_start(&retry, &r) != 0) {
+		ax_error("cannot start the notification retry thread");
+		ax_pg_free(r.pg);
+		ax_keyring_wipe(&r.kr);
+		ax_config_release(&cfg);
+		return 1;
+	}
+
 	memset(&wo, 0, sizeof(wo));
 	wo.stream = STREAM;
 	wo.group = GROUP;
@@ -121,7 +138,11 @@ int main(void)
 	wo.stop = stop;
 	wo.handle = handle;
 	wo.ctx = &r;
+	jobs = act_jobs_start(&cfg, stop);
 	ax_worker_run(&wo);
+	act_jobs_stop(jobs);
+	/* The loop returns only once *stop is set, which ends the thread too. */
+	act_retry_join(&retry);
 
 	ax_info("act stopped");
 	ax_pg_free(r.pg);

@@ -1,13 +1,23 @@
 /* record.c - the JSON documents act writes to actions.result and to the
- * audit log (see act.h).
+ * audit log (see act.h, and notify/delivery.h for a notify action's).
  *
  * Design: pure builders over cJSON, apart from the database code, so the
  * exact shape of the recorded outcome is pinned by unit tests.  Absent
  * values are JSON null rather than missing keys, so every row has the
- * same keys and queries need no existence checks. */
+ * same keys and queries need no existence checks.
+ *
+ * A notify action fans out to several targets; its result keeps the
+ * one-target keys of act_result_json at the top (a reader that knew only
+ * the webhook still finds http_status, attempts and error where they
+ * were) and lists every target under "targets".  The audit detail does
+ * the same without the error texts: a receiver's error message is kept in
+ * the result and the delivery rows, the hash-chained log keeps what
+ * happened. */
+#include <string.h>
 #include <stdlib.h>
 
 #include "act.h"
+#include "notify/delivery.h"
 #include "alexus/json.h"
 
 static void add_status(cJSON *o, long http_status)
@@ -42,5 +52,69 @@ cJSON *act_audit_detail(const char *action_id, const char *event, const char *st
 	ax_json_add_str(o, "status", status, 1);
 	add_status(o, http_status);
 	ax_json_add_str(o, "host", host != NULL && host[0] != '\0' ? host : NULL, 1);
+	return o;
+}
+
+/* The target the top-level keys describe: the first dead one, else the
+ * first. */
+static const struct act_target_row *headline_row(const struct act_target_row *rows, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(rows[i].status, "dead") == 0)
+			return &rows[i];
+	return n > 0 ? &rows[0] : NULL;
+}
+
+static cJSON *target_json(const struct act_target_row *r, int with_error)
+{
+	cJSON *t = cJSON_CreateObject();
+
+	if (t == NULL)
+		abort();
+	ax_json_add_str(t, "target", r->target, 1);
+	ax_json_add_str(t, "status", r->status, 1);
+	cJSON_AddNumberToObject(t, "attempts", r->attempts);
+	add_status(t, r->http_status);
+	if (with_error)
+		ax_json_add_str(t, "error", r->error[0] != '\0' ? r->error : NULL, 1);
+	ax_json_add_str(t, "host", r->host[0] != '\0' ? r->host : NULL, 1);
+	return t;
+}
+
+cJSON *act_notify_result(const struct act_target_row *rows, int n, const char *error)
+{
+	const struct act_target_row *h = headline_row(rows, n);
+	cJSON *o, *arr = cJSON_CreateArray();
+	int i, attempts = 0;
+
+	if (arr == NULL)
+		abort();
+	for (i = 0; i < n; i++) {
+		attempts += rows[i].attempts;
+		cJSON_AddItemToArray(arr, target_json(&rows[i], 1));
+	}
+	if (error == NULL && h != NULL && strcmp(h->status, "succeeded") != 0)
+		error = h->error;
+	o = act_result_json(h != NULL ? h->http_status : 0, attempts, error);
+	cJSON_AddItemToObject(o, "targets", arr);
+	return o;
+}
+
+cJSON *act_notify_audit(const char *action_id, const char *event, const char *status,
+			const struct act_target_row *rows, int n)
+{
+	const struct act_target_row *h = headline_row(rows, n);
+	cJSON *o = act_audit_detail(action_id, event, status, h != NULL ? h->http_status : 0,
+				    h != NULL ? h->host : NULL);
+	cJSON *arr = cJSON_CreateArray();
+	int i;
+
+	if (arr == NULL)
+		abort();
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, target_json(&rows[i], 0));
+	cJSON_AddItemToObject(o, "targets", arr);
 	return o;
 }

@@ -65,6 +65,7 @@
 #include "classify.h"
 #include "heuristic.h"
 #include "incident.h"
+#include "ticket.h"
 #include "alexus/failpoint.h"
 #include "alexus/group.h"
 #include "alexus/hash.h"
@@ -619,6 +620,37 @@ static PGresult *lock_read(struct unit *u, const char *gk, const char *fps)
 	return q(u, Q_LOCK, 3, pl);
 }
 
+/* Row i of a Q_LOCK-shaped result (also reason/ticket.c's Q_INCIDENT)
+ * into x, locked; strings x already held (a reference) are replaced. */
+static void inc_read(struct inc *x, const PGresult *res, int i)
+{
+	free(x->title);
+	free(x->cat_owned);
+	free(x->stage_owned);
+	free(x->group_key);
+	free(x->service);
+	free(x->trace);
+	x->ref = 0;
+	snprintf(x->id, sizeof(x->id), "%s", PQgetvalue(res, i, 0));
+	x->open = strcmp(PQgetvalue(res, i, 13), "open") == 0;
+	x->title = dup_col(res, i, 1);
+	if (ax_severity_parse(PQgetvalue(res, i, 2), &x->sev) != 0)
+		x->sev = AX_SEV_INFO;
+	x->cat_owned = dup_col(res, i, 3);
+	x->category = x->cat_owned;
+	x->has_confidence = !PQgetisnull(res, i, 4);
+	x->confidence = x->has_confidence ? strtod(PQgetvalue(res, i, 4), NULL) : 0;
+	x->stage_owned = dup_col(res, i, 5);
+	x->stage = x->stage_owned;
+	x->group_key = dup_col(res, i, 6);
+	x->service = dup_col(res, i, 7);
+	x->alert_count = strtol(PQgetvalue(res, i, 8), NULL, 10);
+	snprintf(x->opened_at, sizeof(x->opened_at), "%s", PQgetvalue(res, i, 9));
+	x->trace = dup_col(res, i, 10);
+	x->idle_s = strtod(PQgetvalue(res, i, 11), NULL);
+	x->firing = strtol(PQgetvalue(res, i, 12), NULL, 10);
+}
+
 static int load(struct unit *u)
 {
 	cJSON *keys = cJSON_CreateArray(), *ids;
@@ -659,24 +691,7 @@ static int load(struct unit *u)
 	for (i = 0; i < n; i++) {
 		struct inc *x = inc_add(u);
 
-		snprintf(x->id, sizeof(x->id), "%s", PQgetvalue(res, i, 0));
-		x->open = strcmp(PQgetvalue(res, i, 13), "open") == 0;
-		x->title = dup_col(res, i, 1);
-		if (ax_severity_parse(PQgetvalue(res, i, 2), &x->sev) != 0)
-			x->sev = AX_SEV_INFO;
-		x->cat_owned = dup_col(res, i, 3);
-		x->category = x->cat_owned;
-		x->has_confidence = !PQgetisnull(res, i, 4);
-		x->confidence = x->has_confidence ? strtod(PQgetvalue(res, i, 4), NULL) : 0;
-		x->stage_owned = dup_col(res, i, 5);
-		x->stage = x->stage_owned;
-		x->group_key = dup_col(res, i, 6);
-		x->service = dup_col(res, i, 7);
-		x->alert_count = strtol(PQgetvalue(res, i, 8), NULL, 10);
-		snprintf(x->opened_at, sizeof(x->opened_at), "%s", PQgetvalue(res, i, 9));
-		x->trace = dup_col(res, i, 10);
-		x->idle_s = strtod(PQgetvalue(res, i, 11), NULL);
-		x->firing = strtol(PQgetvalue(res, i, 12), NULL, 10);
+		inc_read(x, res, i);
 		if (!cJSON_AddItemToArray(ids, cJSON_CreateString(x->id)))
 			abort();
 	}
@@ -1334,6 +1349,68 @@ static void on_change(struct unit *u, struct item *it)
 	it->outcome = s->kind == AX_KIND_DEPLOY ? "recorded the deploy" : "recorded the change";
 }
 
+/* A ticket signal: a human closed or reopened the incident's ticket in
+ * Jira or ServiceNow, or our own change came back (reason/ticket.c
+ * decides).  The incident is resolved or reopened as an alert would have
+ * done it: a stage event, and for a resolve the notify action.  Like the
+ * flapping reopen, a reopen notifies nobody.  -1 on a database error. */
+static int on_ticket(struct unit *u, struct item *it)
+{
+	enum reason_ticket_verdict v;
+	struct reason_ticket t;
+	const char *stage;
+	struct inc *x, *y;
+	cJSON *out;
+	int other;
+
+	if (reason_ticket_lookup(u->r->pg, &it->sig, &t, u->err, u->errlen) != 0) {
+		reason_ticket_release(&t);
+		return -1;
+	}
+	x = NULL;
+	if (t.inc != NULL) {
+		/* The unit's copy when it has one (an alert of the batch
+		 * touched it), else the row the lookup locked. */
+		x = find_inc(u, t.incident_id);
+		if (x == NULL)
+			x = inc_add(u);
+		if (x->id[0] == '\0' || x->ref)
+			inc_read(x, t.inc, 0);
+		it->inc = x;
+	}
+	y = x != NULL ? find_open(u, x->group_key) : NULL;
+	other = y != NULL && y != x;
+	if (x != NULL && !other && t.other_open[0] != '\0') {
+		y = find_inc(u, t.other_open);
+		other = y == NULL || y->open || y->ref;
+	}
+	v = reason_ticket_decide(&t, x != NULL && x->open, other, &stage, &out);
+	if (reason_ticket_record(u->r->pg, &t, u->err, u->errlen) != 0) {
+		cJSON_Delete(out);
+		reason_ticket_release(&t);
+		return -1;
+	}
+	if (v == REASON_TICKET_RESOLVE) {
+		x->open = 0;
+		x->dirty = 1;
+		x->stage = "resolved";
+		now_text(x->resolved_at);
+	} else if (v == REASON_TICKET_REOPEN) {
+		x->open = 1;
+		x->resolved_at[0] = '\0';
+		x->stage = "reopened";
+		touch(x);
+	}
+	if (stage != NULL)
+		add_stage(u, it, stage, out, reason_ms_since(&it->t0));
+	if (v == REASON_TICKET_RESOLVE)
+		add_action(u, it, "incident.resolved");
+	it->outcome = reason_ticket_outcome(v);
+	cJSON_Delete(out);
+	reason_ticket_release(&t);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- step 4 */
 
 static void queue_writes(struct unit *u)
@@ -1517,6 +1594,11 @@ static ax_err transact(struct unit *u, unsigned char *done)
 			continue;
 		if (it->sig.kind == AX_KIND_DEPLOY || it->sig.kind == AX_KIND_CHANGE) {
 			on_change(u, it);
+			continue;
+		}
+		if (it->sig.kind == AX_KIND_TICKET) {
+			if (on_ticket(u, it) != 0)
+				goto failed;
 			continue;
 		}
 		if (it->sig.kind != AX_KIND_ALERT)

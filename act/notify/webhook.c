@@ -12,7 +12,13 @@
  * Jitter comes from libsodium's randombytes (already a dependency) so
  * many workers retrying one receiver do not retry in step.  The host for
  * the audit row comes from libcurl's URL parser (curl_url), the same
- * parser that sends the request, so the two cannot disagree. */
+ * parser that sends the request, so the two cannot disagree.
+ *
+ * The durable delivery (delivery.c) calls the legacy target with the
+ * in-call retries only on an action's first attempt and a webhook channel
+ * with one request per attempt; a stop requested between in-call retries
+ * then simply ends the attempt as a retryable failure, recorded like any
+ * other, so the schedule picks it up again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +169,7 @@ void act_webhook_deliver(const char *url, const char *body, const char *action_i
 		rc = ax_httpc_post(url, headers, body, len, o->timeout_ms, &resp, err, sizeof(err));
 		if (rc == AX_OK) {
 			r->http_status = resp.status;
+			r->retry_after_s = resp.retry_after_s;
 			ax_httpc_resp_release(&resp);
 			if (r->http_status >= 200 && r->http_status <= 299) {
 				r->outcome = ACT_DELIVERED;
@@ -172,8 +179,10 @@ void act_webhook_deliver(const char *url, const char *body, const char *action_i
 			snprintf(r->error, sizeof(r->error), "HTTP %ld", r->http_status);
 		} else {
 			r->http_status = 0;
+			r->retry_after_s = 0;
 			snprintf(r->error, sizeof(r->error), "%s", err[0] ? err : ax_strerror(rc));
 		}
+		r->retryable = act_webhook_retryable(rc, r->http_status) || r->http_status == 429;
 		if (!act_webhook_retryable(rc, r->http_status) || attempt > o->retries) {
 			r->outcome = ACT_FAILED;
 			return;
@@ -184,4 +193,56 @@ void act_webhook_deliver(const char *url, const char *body, const char *action_i
 			return;
 		}
 	}
+}
+
+void act_webhook_legacy_send(const struct act_event *ev, const char *url,
+			     const struct act_webhook_opts *o, struct act_outcome *out,
+			     int *requests)
+{
+	struct act_webhook_result r;
+	char *body = act_webhook_body(ev->event, ev->tenant, ev->action_id, ev->trace,
+				      ev->incident);
+
+	memset(out, 0, sizeof(*out));
+	(void)act_url_host(url, out->host, sizeof(out->host));
+	act_webhook_deliver(url, body, ev->action_id, ev->event, ev->trace, o, &r);
+	free(body);
+	*requests = r.attempts;
+	out->http_status = r.http_status;
+	out->retry_after_s = r.retry_after_s;
+	if (r.outcome == ACT_DELIVERED) {
+		out->ok = 1;
+		return;
+	}
+	out->retryable = r.outcome == ACT_ABANDONED || r.retryable;
+	snprintf(out->error, sizeof(out->error), "%s", r.error);
+}
+
+void act_webhook_channel_send(const struct act_send *s, struct act_outcome *out)
+{
+	const struct act_event *ev = s->ev;
+	char h_key[128], h_event[128], h_trace[160], err[200] = "";
+	const char *headers[] = { "Content-Type: application/json",
+				  act_header_line(h_key, sizeof(h_key), "Idempotency-Key",
+						  ev->action_id),
+				  act_header_line(h_event, sizeof(h_event), "X-Alexus-Event", ev->event),
+				  act_header_line(h_trace, sizeof(h_trace), "X-Alexus-Trace", ev->trace),
+				  NULL };
+	struct ax_httpc_resp resp;
+	char *body;
+	ax_err rc;
+
+	if (s->credential == NULL || s->credential[0] == '\0') {
+		act_outcome_fail(out, "webhook channel has no URL credential");
+		return;
+	}
+	body = act_render(s->config, ev, 1);
+	if (body == NULL)
+		body = act_webhook_body(ev->event, ev->tenant, ev->action_id, ev->trace,
+					ev->incident);
+	rc = ax_httpc_post(s->credential, headers, body, strlen(body), s->timeout_ms, &resp, err,
+			   sizeof(err));
+	free(body);
+	act_outcome_http(out, s->credential, rc, &resp, err);
+	ax_httpc_resp_release(&resp);
 }

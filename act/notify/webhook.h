@@ -3,10 +3,18 @@
  * POSTs {"event","tenant","action_id","trace","incident":{...}} to the
  * tenant's notify_webhook_url with Content-Type: application/json,
  * Idempotency-Key: <action id>, X-Alexus-Event and X-Alexus-Trace.  2xx is
- * delivered; a 5xx, a timeout or a connection error is retried with
- * exponential backoff and jitter; any other status is a permanent
- * failure.  The receiver deduplicates on Idempotency-Key: a redelivered
- * action carries the same key (at-least-once towards external systems). */
+ * delivered; a 5xx, a timeout or a connection error is retried at once
+ * with exponential backoff and jitter (the short in-call retries); any
+ * other status ends the call.  The receiver deduplicates on
+ * Idempotency-Key: a redelivered action carries the same key
+ * (at-least-once towards external systems).
+ *
+ * Two targets use it: the legacy tenants.settings.notify_webhook_url
+ * (target "webhook", with the in-call retries on the first attempt) and a
+ * notification channel of kind webhook (credential = the URL, one request
+ * per attempt, body from config.template when the channel has one).  What
+ * the in-call retries leave failed is retried later by the durable
+ * schedule (delivery.c), which also retries a 429. */
 #ifndef ACT_NOTIFY_WEBHOOK_H
 #define ACT_NOTIFY_WEBHOOK_H
 
@@ -15,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "alexus/err.h"
+#include "notify.h"
 
 #define ACT_BACKOFF_CAP_MS 60000
 
@@ -36,6 +45,9 @@ struct act_webhook_result {
 	long http_status;   /* status of the last answer, 0 if none came */
 	int attempts;       /* requests sent */
 	char error[256];    /* why the last attempt failed; "" when delivered */
+	int retryable;      /* the last failure is worth a later attempt (no answer
+	                     * but the URL was fine, a 429, a 5xx) */
+	long retry_after_s; /* the last answer's Retry-After, 0 if none */
 };
 
 /* The request body; free() the result.  incident is copied (NULL gives
@@ -70,5 +82,17 @@ int act_url_host(const char *url, char *host, size_t n);
 void act_webhook_deliver(const char *url, const char *body, const char *action_id,
 			 const char *event, const char *trace, const struct act_webhook_opts *o,
 			 struct act_webhook_result *r);
+
+/* The legacy target: the body above to url with o's in-call retries,
+ * read into out (an abandoned call -- a stop requested between retries --
+ * is a retryable failure); *requests gets the requests made. */
+void act_webhook_legacy_send(const struct act_event *ev, const char *url,
+			     const struct act_webhook_opts *o, struct act_outcome *out,
+			     int *requests);
+
+/* A channel of kind webhook: one POST of the body above, or of
+ * config.template rendered with JSON escaping, to the credential (the
+ * URL), with the same headers. */
+void act_webhook_channel_send(const struct act_send *s, struct act_outcome *out);
 
 #endif /* ACT_NOTIFY_WEBHOOK_H */
