@@ -29,7 +29,8 @@
 #include "alexus/log.h"
 
 static const char Q_POLICY[] =
-	"SELECT s.escalation_policy::text FROM (SELECT 1) AS one LEFT JOIN tenant_settings s ON true";
+	"SELECT s.escalation_policy::text FROM (SELECT 1) AS one "
+	"LEFT JOIN tenant_settings s ON true";
 static const char Q_DUE[] =
 	"SELECT id, escalation_level, extract(epoch FROM now() - opened_at) FROM incidents "
 	"WHERE status = 'open' AND acknowledged_at IS NULL AND escalate_at IS NOT NULL "
@@ -40,7 +41,8 @@ static const char Q_LATER[] =
 	"ELSE opened_at + make_interval(secs => $2::int) END WHERE id = $1";
 /* $2 the new level, $3 the step after it (NULL: none). */
 static const char Q_BUMP[] =
-	"UPDATE incidents SET escalation_level = $2::int, escalated_at = now(), updated_at = now(), "
+	"UPDATE incidents SET escalation_level = $2::int, escalated_at = now(), "
+	"updated_at = now(), "
 	"escalate_at = CASE WHEN $3::int IS NULL THEN NULL "
 	"ELSE opened_at + make_interval(secs => $3::int) END "
 	"WHERE id = $1 AND escalation_level = $2::int - 1 AND status = 'open' "
@@ -67,15 +69,16 @@ ax_err act_escalation_policy_parse(const char *text, struct act_escalation_polic
 		const cJSON *af = cJSON_GetObjectItemCaseSensitive(s, "after_s");
 
 		if (!cJSON_IsNumber(lv) || lv->valuedouble != n + 1) {
-			ax_errfmt(errbuf, errlen, "escalation policy: step %d: level must be %d", n + 1,
-				  n + 1);
+			ax_errfmt(errbuf, errlen, "escalation policy: step %d: level must be %d",
+				  n + 1, n + 1);
 			goto out;
 		}
 		if (!cJSON_IsNumber(af) || af->valuedouble < 0 || af->valuedouble > 2592000 ||
 		    af->valuedouble != (double)(long)af->valuedouble ||
 		    (n > 0 && (long)af->valuedouble < p->after_s[n - 1])) {
-			ax_errfmt(errbuf, errlen, "escalation policy: step %d: after_s must be whole "
-				  "seconds in [0, 2592000], not before the step above", n + 1);
+			ax_errfmt(errbuf, errlen,
+				  "escalation policy: step %d: after_s must be whole seconds in "
+				  "[0, 2592000], not before the step above", n + 1);
 			goto out;
 		}
 		p->after_s[n++] = (long)af->valuedouble;
@@ -148,8 +151,8 @@ static ax_err escalate_one(struct act_job *jb, const char *id, int level, double
 	rc = act_job_audit(jb, "incident.escalated", subject, out, trace);
 	cJSON_Delete(out);
 	if (rc == AX_OK)
-		ax_log(AX_LOG_INFO, trace, jb->tenant, "incident %s escalated to level %d (action %s)",
-		       id, level, action);
+		ax_log(AX_LOG_INFO, trace, jb->tenant,
+		       "incident %s escalated to level %d (action %s)", id, level, action);
 	return rc;
 }
 

@@ -15,14 +15,14 @@
  *      and takes only the targets that are due and not leased.  COMMIT.
  *   2. One attempt per target taken, outside any transaction (the legacy
  *      webhook with its short in-call retries).
- *   3. Record each attempt and the target's new state in a transaction of
- *      its own; the one that leaves no target pending also gives the
+ *   3. Record every attempt and its target's new state in one
+ *      transaction; when no target is left pending it also gives the
  *      action its final status and its one audit row.
  *   4. Publish action.finished if the action settled here, then XACK.  A
  *      target still pending does not hold the entry: the retry thread
  *      (notify/retry.c) owns it from now on.
  *
- * A crash between 2 and 3 repeats the attempt later, with the same
+ * A crash between 2 and 3 repeats the attempts later, with the same
  * Idempotency-Key (at least once towards external systems).  A Postgres
  * failure in 3 is not a crash: the pass -- outcomes and leases -- stays
  * in memory and the worker's retry of the same entry resumes it,
@@ -219,37 +219,37 @@ static void log_job(const struct ax_entry *e, const struct act_job *j, const cha
 		       j->out.error, j->out.retryable ? ", will retry" : "");
 }
 
-/* Steps 2 to 4 over the pass (fresh or resumed). */
+/* Steps 2 and 3 over the pass (fresh or resumed): the attempts not made
+ * yet, then one transaction recording every attempt not recorded yet. */
 static ax_err run_pass(struct act *a, const struct ax_entry *e, struct pass *p, char *errbuf,
 		       size_t errlen)
 {
+	struct act_settle st[ACT_TARGET_MAX];
 	int i, touched = 0;
-	ax_err rc;
 
 	for (i = 0; i < p->n; i++) {
 		struct act_job *j = &p->jobs[i];
-		struct act_settle st;
 
-		if (j->recorded)
+		if (j->done || j->recorded)
 			continue;
-		if (!j->done) {
-			if (*a->stop) {
-				/* Leave it to the retry schedule, at once. */
-				act_delivery_release(a, e->tenant, j);
-				j->recorded = 1;
-				continue;
-			}
-			if (!touched++)
-				ax_failpoint("act.after_claim");
-			act_delivery_attempt(a, e->tenant, j);
-			ax_failpoint("act.after_deliver");
+		if (*a->stop) {
+			/* Leave it to the retry schedule, at once. */
+			act_delivery_release(a, e->tenant, j);
+			j->recorded = 1;
+			continue;
 		}
-		rc = act_delivery_record(a, e->tenant, j, &st, errbuf, errlen);
-		if (rc != AX_OK)
-			return rc;       /* the pass stays, to be resumed */
-		log_job(e, j, st.event[0] ? st.event : "?");
-		if (st.settled)
-			p->settled = st;
+		if (!touched++)
+			ax_failpoint("act.after_claim");
+		act_delivery_attempt(a, e->tenant, j);
+	}
+	ax_failpoint("act.after_deliver");
+	if (act_delivery_record(a, e->tenant, p->jobs, p->n, st, errbuf, errlen) != AX_OK)
+		return AX_EIO;      /* the pass stays, to be resumed */
+	for (i = 0; i < p->n; i++) {
+		if (p->jobs[i].done)
+			log_job(e, &p->jobs[i], st[i].event[0] ? st[i].event : "?");
+		if (st[i].settled)
+			p->settled = st[i];
 	}
 	return AX_OK;
 }
@@ -277,8 +277,8 @@ static ax_err notify(struct act *a, redisContext *c, const struct ax_entry *e, c
 					  errlen);
 			if (rc == AX_OK)
 				ax_log(AX_LOG_INFO, e->trace, e->tenant,
-				       "action %s already finished: duplicate delivery acknowledged",
-				       e->id);
+				       "action %s already finished: duplicate delivery "
+				       "acknowledged", e->id);
 			return rc;
 		}
 		p->active = 1;

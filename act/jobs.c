@@ -61,6 +61,7 @@
 #include "alexus/mem.h"
 #include "alexus/stream.h"
 
+#define TS "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"  /* reason's snapshot shape */
 #define NAP_SLICE_MS 50           /* longest sleep between two looks at the stop flags */
 #define REDIS_BACKOFF_MAX_MS 5000
 
@@ -90,9 +91,9 @@ static const char Q_SNAPSHOT[] =
 	"SELECT json_build_object('id', id, 'title', title, 'status', status, "
 	"'severity', severity, 'category', category, 'confidence', confidence, "
 	"'service', service, 'alert_count', alert_count, "
-	"'opened_at', to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-	"'resolved_at', to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
-	"::text FROM incidents WHERE id = $1";
+	"'opened_at', to_char(opened_at AT TIME ZONE 'UTC', " TS "), "
+	"'resolved_at', to_char(resolved_at AT TIME ZONE 'UTC', " TS "))::text "
+	"FROM incidents WHERE id = $1";
 static const char Q_AUDIT[] = "SELECT audit_append('act', $1, $2, $3::jsonb, $4)";
 
 struct act_jobs {
@@ -366,8 +367,10 @@ static void flush(struct act_job *jb)
 		if (j == NULL)
 			break;
 		if (o->is_action) {
-			if ((j->c == NULL && ensure_redis(j) != 0) ||
-			    append(j, jb->tenant, o->id, o->trace, o->text, err, sizeof(err)) != AX_OK) {
+			int down = j->c == NULL && ensure_redis(j) != 0;
+
+			if (down || append(j, jb->tenant, o->id, o->trace, o->text, err,
+					   sizeof(err)) != AX_OK) {
 				ax_log(AX_LOG_WARN, o->trace, jb->tenant,
 				       "jobs: action %s not appended yet (%s): re-appended later",
 				       o->id, j->c == NULL ? "Redis unavailable" : err);
@@ -375,7 +378,8 @@ static void flush(struct act_job *jb)
 			}
 		} else if (j->c != NULL &&
 			   ax_publish_event(j->c, jb->tenant, o->text, err, sizeof(err)) != AX_OK) {
-			ax_log(AX_LOG_WARN, o->trace, jb->tenant, "jobs: event not published: %s", err);
+			ax_log(AX_LOG_WARN, o->trace, jb->tenant, "jobs: event not published: %s",
+			       err);
 		}
 	}
 }
@@ -723,8 +727,8 @@ struct act_jobs *act_jobs_start(const struct ax_config *cfg, volatile sig_atomic
 	if (j->emb != NULL)
 		j->g = ax_graph_open_env(cfg->database_url, j->emb, gerr, sizeof(gerr));
 	if (j->g == NULL)
-		ax_warn("jobs: knowledge graph unavailable, verified fixes are not written to it: %s",
-			gerr);
+		ax_warn("jobs: knowledge graph unavailable, verified fixes are not written to "
+			"it: %s", gerr);
 	/* The thread inherits this mask: signals go to the main thread. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);

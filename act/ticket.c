@@ -552,6 +552,7 @@ static void follow_up(struct act *a, const struct act_event *ev, const char *sys
 	char hash[AX_SHA256_HEX], err[256];
 	const char *pe[2] = { t->id, hash };
 
+	memset(&ref, 0, sizeof(ref));
 	if (op != OP_COMMENT && t->resolved == resolve) {
 		/* Already so: a human did it, reason followed; nothing to send. */
 		out->ok = 1;

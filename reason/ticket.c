@@ -34,7 +34,7 @@
 /* The ticket by key, or by the system's own id (a moved Jira issue keeps
  * its id), the key first. */
 static const char Q_ROW[] =
-	"SELECT id, incident_id, resolved, last_echo_hash FROM tickets "
+	"SELECT id, incident_id, resolved, last_echo_hash, external_key FROM tickets "
 	"WHERE system = $1 AND (external_key = $2 OR ($3::text IS NOT NULL AND remote_id = $3)) "
 	"ORDER BY external_key = $2 DESC LIMIT 1 FOR UPDATE";
 /* The incident in Q_LOCK's layout (handle.c), then another open incident
@@ -124,7 +124,9 @@ int reason_ticket_lookup(struct ax_pg *pg, const struct ax_signal *s, struct rea
 		snprintf(t->row, sizeof(t->row), "%s", PQgetvalue(res, 0, 0));
 		snprintf(t->incident_id, sizeof(t->incident_id), "%s", PQgetvalue(res, 0, 1));
 		t->was_resolved = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-		reason_ticket_echo_hash(t->system, t->key, t->resolved, hash);
+		/* With the key act hashed: the row's (a moved issue's new key
+		 * is not the one act knows). */
+		reason_ticket_echo_hash(t->system, PQgetvalue(res, 0, 4), t->resolved, hash);
 		t->echo = !PQgetisnull(res, 0, 3) && strcmp(PQgetvalue(res, 0, 3), hash) == 0;
 	} else if (corr != NULL && ax_uuid_valid(corr)) {
 		snprintf(t->incident_id, sizeof(t->incident_id), "%s", corr);

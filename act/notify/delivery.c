@@ -18,10 +18,16 @@
  * record changes nothing -- the attempt row is still appended, since the
  * attempt did happen.
  *
+ * A batch is recorded in one transaction: a commit (its WAL flush) is
+ * most of what recording costs, so one per batch rather than one per
+ * attempt is what lets a recovering receiver drain a backlog quickly.  The action rows are
+ * locked in action-id order, so two batches touching the same actions
+ * cannot deadlock; a batch that fails to record is attempted again once
+ * its leases run out, like after a crash.
+ *
  * Credentials are opened in the attempt's own read-only transaction, just
  * before the request, and wiped right after it: a batch of jobs never
  * holds more than one secret at a time. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,21 +50,28 @@ static const char Q_INSERT[] =
 	"nullif($5, '') FROM unnest($3::text[]) AS t "
 	"ON CONFLICT DO NOTHING RETURNING target";
 static const char Q_COUNT[] = "SELECT count(*) FROM deliveries WHERE action_id = $1";
+/* The rows to take are chosen once, in a MATERIALIZED CTE: as a plain
+ * subquery of the UPDATE the planner may rescan it, and every rescan of
+ * a LIMIT ... SKIP LOCKED picks further rows -- leasing more than the
+ * LIMIT, rows nobody would then attempt until their lease ran out. */
 static const char Q_TAKE_ACTION[] =
-	"UPDATE deliveries d SET lease_until = now() + make_interval(secs => $2::double precision), "
-	"updated_at = now() "
-	"FROM (SELECT action_id, target FROM deliveries WHERE action_id = $1 "
+	"WITH due AS MATERIALIZED (SELECT action_id, target FROM deliveries WHERE action_id = $1 "
 	"AND status = 'pending' AND next_at <= now() "
 	"AND (lease_until IS NULL OR lease_until < now()) "
-	"ORDER BY target LIMIT $3 FOR UPDATE SKIP LOCKED) due "
+	"ORDER BY target LIMIT $3 FOR UPDATE SKIP LOCKED) "
+	"UPDATE deliveries d SET "
+	"lease_until = now() + make_interval(secs => $2::double precision), "
+	"updated_at = now() FROM due "
 	"WHERE d.action_id = due.action_id AND d.target = due.target "
 	"RETURNING d.target, d.attempts";
 static const char Q_TAKE_DUE[] =
-	"UPDATE deliveries d SET lease_until = now() + make_interval(secs => $2::double precision), "
-	"updated_at = now() "
-	"FROM (SELECT action_id, target FROM deliveries WHERE status = 'pending' "
-	"AND next_at <= now() AND (lease_until IS NULL OR lease_until < now()) "
-	"ORDER BY next_at LIMIT $1 FOR UPDATE SKIP LOCKED) due, actions a "
+	"WITH due AS MATERIALIZED (SELECT action_id, target FROM deliveries "
+	"WHERE status = 'pending' AND next_at <= now() "
+	"AND (lease_until IS NULL OR lease_until < now()) "
+	"ORDER BY next_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
+	"UPDATE deliveries d SET "
+	"lease_until = now() + make_interval(secs => $2::double precision), "
+	"updated_at = now() FROM due, actions a "
 	"WHERE d.action_id = due.action_id AND d.target = due.target "
 	"AND a.tenant_id = d.tenant_id AND a.id = d.action_id "
 	"RETURNING d.action_id, d.target, d.attempts, a.payload::text, coalesce(a.trace, '')";
@@ -79,8 +92,8 @@ static const char Q_ATTEMPT[] =
 	"nullif($12, ''))";
 static const char Q_STATE[] =
 	"UPDATE deliveries SET attempts = attempts + 1, status = $3, "
-	"next_at = CASE WHEN $3 = 'pending' THEN now() + make_interval(secs => $4::double precision) "
-	"ELSE next_at END, lease_until = NULL, last_status = $5, last_error = nullif($6, ''), "
+	"next_at = CASE WHEN $3 = 'pending' "
+	"THEN now() + make_interval(secs => $4::double precision) ELSE next_at END, lease_until = NULL, last_status = $5, last_error = nullif($6, ''), "
 	"host = coalesce(nullif($7, ''), host), updated_at = now(), "
 	"settled_at = CASE WHEN $3 = 'pending' THEN NULL ELSE now() END "
 	"WHERE action_id = $1 AND target = $2 AND status = 'pending' AND attempts = $8";
@@ -455,9 +468,10 @@ void act_delivery_attempt(struct act *a, const char *tenant, struct act_job *j)
 	j->requests = 1;
 	j->skipped = 0;
 	j->done = 1;
-	payload = j->payload_text != NULL ?
-			  ax_json_parse(j->payload_text, strlen(j->payload_text), AX_JSON_ENTRY_DEPTH) :
-			  NULL;
+	payload = NULL;
+	if (j->payload_text != NULL)
+		payload = ax_json_parse(j->payload_text, strlen(j->payload_text),
+					AX_JSON_ENTRY_DEPTH);
 	if (payload == NULL || act_event_init(&ev, tenant, j->action_id, j->trace, payload,
 					      a->cfg->public_url) != 0) {
 		act_outcome_fail(&j->out, "action payload is not a notify document");
@@ -515,7 +529,8 @@ static ax_err finish(struct act *a, const char *action_id, const char *status,
 	subject_of(subject, sizeof(subject), action_id, incident_id);
 	{
 		const char *pf[3] = { action_id, status, result };
-		const char *pa[3] = { subject, detail, trace != NULL && trace[0] != '\0' ? trace : NULL };
+		const char *pa[3] = { subject, detail,
+				      trace != NULL && trace[0] != '\0' ? trace : NULL };
 
 		res = ax_pg_exec(a->pg, errbuf, errlen, Q_FINISH, 3, pf);
 		if (res != NULL) {
@@ -574,16 +589,17 @@ static ax_err settle(struct act *a, const char *action_id, struct act_settle *st
 	if (n > 0 && pending == 0) {
 		snprintf(st->status, sizeof(st->status), "%s",
 			 dead > 0 ? "failed" : ok > 0 ? "succeeded" : "skipped");
-		rc = finish(a, action_id, st->status, st->event, st->incident_id, st->trace, rows, n,
-			    NULL, errbuf, errlen);
+		rc = finish(a, action_id, st->status, st->event, st->incident_id, st->trace, rows,
+			    n, NULL, errbuf, errlen);
 		st->settled = rc == AX_OK;
 	}
 	free(rows);
 	return rc;
 }
 
-ax_err act_delivery_record(struct act *a, const char *tenant, struct act_job *j,
-			   struct act_settle *st, char *errbuf, size_t errlen)
+/* Record one job inside the caller's transaction. */
+static ax_err record_one(struct act *a, const char *tenant, struct act_job *j,
+			 struct act_settle *st, char *errbuf, size_t errlen)
 {
 	const char *pl[1] = { j->action_id };
 	char status[16], attempt[16], seen[16], ok[8], retry[8], code[24], req[16], ms[32];
@@ -593,16 +609,14 @@ ax_err act_delivery_record(struct act *a, const char *tenant, struct act_job *j,
 	int running;
 
 	memset(st, 0, sizeof(*st));
-	if (ax_pg_begin(a->pg, tenant, errbuf, errlen) != AX_OK)
-		return AX_EIO;
+	/* The action row first: whoever records the last pending target of
+	 * an action sees every other one committed (see the top). */
 	res = ax_pg_exec(a->pg, errbuf, errlen, Q_LOCK, 1, pl);
 	if (res == NULL)
-		goto fail;
+		return AX_EIO;
 	if (PQntuples(res) != 1) {
 		/* The action is gone (it cannot be: no DELETE grant). */
 		PQclear(res);
-		ax_pg_rollback(a->pg);
-		j->recorded = 1;
 		return AX_OK;
 	}
 	set_text(status, sizeof(status), res, 0, 0);
@@ -618,7 +632,7 @@ ax_err act_delivery_record(struct act *a, const char *tenant, struct act_job *j,
 
 		res = ax_pg_exec(a->pg, errbuf, errlen, Q_SKIP, 4, p);
 		if (res == NULL)
-			goto fail;
+			return AX_EIO;
 		PQclear(res);
 	} else {
 		const char *pa[12] = { tenant, j->action_id, j->target, attempt, ok, retry,
@@ -633,7 +647,7 @@ ax_err act_delivery_record(struct act *a, const char *tenant, struct act_job *j,
 		snprintf(ms, sizeof(ms), "%.3f", j->ms > 0 ? j->ms : 0.0);
 		res = ax_pg_exec(a->pg, errbuf, errlen, Q_ATTEMPT, 12, pa);
 		if (res == NULL)
-			goto fail;
+			return AX_EIO;
 		PQclear(res);
 
 		if (j->out.ok)
@@ -652,21 +666,62 @@ ax_err act_delivery_record(struct act *a, const char *tenant, struct act_job *j,
 
 			res = ax_pg_exec(a->pg, errbuf, errlen, Q_STATE, 8, ps);
 			if (res == NULL)
-				goto fail;
+				return AX_EIO;
 			PQclear(res);
 		}
 	}
 	if (running && settle(a, j->action_id, st, errbuf, errlen) != AX_OK)
-		goto fail;
-	if (ax_pg_commit(a->pg, errbuf, errlen) != AX_OK) {
-		st->settled = 0;
 		return AX_EIO;
+	return AX_OK;
+}
+
+/* Order of recording: by action id, so two batches that touch the same
+ * actions lock their rows in the same order and cannot deadlock. */
+static int by_action(const void *x, const void *y)
+{
+	const struct act_job *const *a = x, *const *b = y;
+	int c = strcmp((*a)->action_id, (*b)->action_id);
+
+	return c != 0 ? c : strcmp((*a)->target, (*b)->target);
+}
+
+ax_err act_delivery_record(struct act *a, const char *tenant, struct act_job *jobs, int n,
+			   struct act_settle *st, char *errbuf, size_t errlen)
+{
+	struct act_job **order;
+	int i, k = 0;
+
+	for (i = 0; i < n; i++)
+		memset(&st[i], 0, sizeof(st[i]));
+	order = ax_xcalloc((size_t)(n > 0 ? n : 1), sizeof(*order));
+	for (i = 0; i < n; i++)
+		if (jobs[i].done && !jobs[i].recorded)
+			order[k++] = &jobs[i];
+	if (k == 0) {
+		free(order);
+		return AX_OK;
 	}
-	j->recorded = 1;
+	qsort(order, (size_t)k, sizeof(*order), by_action);
+	if (ax_pg_begin(a->pg, tenant, errbuf, errlen) != AX_OK)
+		goto fail;
+	for (i = 0; i < k; i++) {
+		struct act_settle *sti = &st[order[i] - jobs];
+
+		if (record_one(a, tenant, order[i], sti, errbuf, errlen) != AX_OK) {
+			ax_pg_rollback(a->pg);
+			goto fail;
+		}
+	}
+	if (ax_pg_commit(a->pg, errbuf, errlen) != AX_OK)
+		goto fail;
+	for (i = 0; i < k; i++)
+		order[i]->recorded = 1;
+	free(order);
 	return AX_OK;
 fail:
-	ax_pg_rollback(a->pg);
-	st->settled = 0;
+	for (i = 0; i < n; i++)
+		st[i].settled = 0;
+	free(order);
 	return AX_EIO;
 }
 

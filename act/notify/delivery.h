@@ -10,12 +10,13 @@
  *   attempt  read what the target needs (the channel's config and opened
  *            credential, the webhook URL) in a read-only transaction, then
  *            one attempt through its sender;
- *   record   lock the action row, append the attempt, move the target on
- *            (succeeded; dead when permanent or the last allowed attempt;
- *            else pending again after 2^attempts s, at most
- *            ALEXUS_NOTIFY_RETRY_MAX_S, or the receiver's Retry-After), and
- *            when no target is pending any more give the action its final
- *            status and its one audit row -- all in one transaction.
+ *   record   for each attempt of a batch: lock the action row, append
+ *            the attempt, move the target on (succeeded; dead when
+ *            permanent or the last allowed attempt; else pending again
+ *            after 2^attempts s, at most ALEXUS_NOTIFY_RETRY_MAX_S, or the
+ *            receiver's Retry-After), and when no target is pending any
+ *            more give the action its final status and its one audit row
+ *            -- the whole batch in one transaction, one commit.
  * A target recorded succeeded is never attempted again; a crash between
  * an attempt and its record repeats the attempt once the lease runs out
  * (at least once, with the same Idempotency-Key / dedup key). */
@@ -44,7 +45,7 @@ struct act_job {
 	struct act_outcome out;
 	int requests;            /* requests made (the webhook's in-call retries) */
 	double ms;               /* how long the attempt took */
-	int recorded;            /* act_delivery_record committed it */
+	int recorded;            /* act_delivery_record committed it (or it was given back) */
 };
 
 /* What recording did to the action. */
@@ -105,11 +106,14 @@ ax_err act_delivery_take_due(struct act *a, const char *tenant, struct act_job *
  * outcome.  Never fails: a database error is a retryable failed attempt. */
 void act_delivery_attempt(struct act *a, const char *tenant, struct act_job *job);
 
-/* Record job's attempt (or its skip) and settle the action when it was
- * the last target pending.  AX_OK (job->recorded = 1, even when another
- * taker had recorded this attempt meanwhile and nothing changed), or
- * AX_EIO with errbuf (rolled back; nothing recorded). */
-ax_err act_delivery_record(struct act *a, const char *tenant, struct act_job *job,
+/* Record the attempts (or skips) of the jobs of jobs[0..n) that are
+ * done and not yet recorded, all in one transaction (a commit per batch,
+ * not per attempt), each settling its action when it was the action's
+ * last target pending: st[i] (room for n) says what recording jobs[i] did
+ * to its action.  AX_OK: every such job has recorded = 1 (also when
+ * another taker had recorded that attempt meanwhile and nothing changed).
+ * AX_EIO with errbuf: rolled back, nothing recorded, no st[i] settled. */
+ax_err act_delivery_record(struct act *a, const char *tenant, struct act_job *jobs, int n,
 			   struct act_settle *st, char *errbuf, size_t errlen) AX_MUSTCHECK;
 
 /* Give up a lease without an attempt (a stop was requested first). */

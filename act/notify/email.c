@@ -290,7 +290,7 @@ void act_email_send(const struct act_send *s, struct act_outcome *out)
 	char from[320], addr[320], err[CURL_ERROR_SIZE] = "", msgerr[200];
 	struct curl_slist *rcpt = NULL;
 	struct upload up;
-	long code = 0;
+	long code = 0, timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : 5000;
 	CURL *h;
 	CURLcode rc;
 	int n, i;
@@ -340,8 +340,8 @@ void act_email_send(const struct act_send *s, struct act_outcome *out)
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(s->timeout_ms > 0 ? s->timeout_ms : 5000));
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(s->timeout_ms > 0 ? s->timeout_ms : 5000));
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
 	curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
 	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
@@ -350,11 +350,15 @@ void act_email_send(const struct act_send *s, struct act_outcome *out)
 	curl_easy_setopt(h, CURLOPT_READDATA, &up);
 	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)up.len);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_discard);
-	if (strncasecmp(url, "smtp://", 7) == 0)
-		curl_easy_setopt(h, CURLOPT_USE_SSL, tls == NULL || strcmp(tls, "try") == 0 ?
-							     (long)CURLUSESSL_TRY :
-						     strcmp(tls, "required") == 0 ? (long)CURLUSESSL_ALL :
-										   (long)CURLUSESSL_NONE);
+	if (strncasecmp(url, "smtp://", 7) == 0) {
+		long use_ssl = CURLUSESSL_TRY;
+
+		if (tls != NULL && strcmp(tls, "required") == 0)
+			use_ssl = CURLUSESSL_ALL;
+		else if (tls != NULL && strcmp(tls, "none") == 0)
+			use_ssl = CURLUSESSL_NONE;
+		curl_easy_setopt(h, CURLOPT_USE_SSL, use_ssl);
+	}
 	if (user != NULL) {
 		curl_easy_setopt(h, CURLOPT_USERNAME, user);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, s->credential);

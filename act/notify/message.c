@@ -180,7 +180,8 @@ char *act_headline(const struct act_event *ev)
 			if (ax_json_str(res, "status") != NULL)
 				sb_put_line(&b, ax_json_str(res, "status"));
 			if (cJSON_IsTrue(dry))
-				sb_put(&b, ax_json_str(res, "status") != NULL ? ", dry run" : "dry run");
+				sb_put(&b, ax_json_str(res, "status") != NULL ? ", dry run"
+									     : "dry run");
 			sb_put(&b, ")");
 		}
 		if (title != NULL) {

@@ -53,7 +53,8 @@ static void add_copy(cJSON *o, const char *key, const cJSON *v)
 	cJSON_AddItemToObject(o, key, c);
 }
 
-char *act_pagerduty_payload(const struct act_event *ev, const char *routing_key)
+char *act_pagerduty_payload(const struct act_event *ev, const cJSON *config,
+			    const char *routing_key)
 {
 	const char *action = act_pagerduty_action(ev->event);
 	const char *id = act_incident_str(ev, "id");
@@ -76,7 +77,9 @@ char *act_pagerduty_payload(const struct act_event *ev, const char *routing_key)
 		return s;
 	}
 
-	headline = act_headline(ev);
+	headline = act_render(config, ev, 0);
+	if (headline == NULL)
+		headline = act_headline(ev);
 	summary = act_utf8_cut(headline, SUMMARY_CHARS, SUMMARY_CHARS * 4);
 	url = act_incident_url(ev);
 	if ((p = cJSON_CreateObject()) == NULL || (cd = cJSON_CreateObject()) == NULL)
@@ -167,12 +170,13 @@ void act_pagerduty_send(const struct act_send *s, struct act_outcome *out)
 		act_outcome_fail(out, "pagerduty channel has no routing key credential");
 		return;
 	}
-	body = act_pagerduty_payload(s->ev, s->credential);
+	body = act_pagerduty_payload(s->ev, s->config, s->credential);
 	if (body == NULL) {
 		act_outcome_fail(out, "pagerduty takes no %s event", s->ev->event);
 		return;
 	}
-	rc = ax_httpc_post(url, headers, body, strlen(body), s->timeout_ms, &resp, err, sizeof(err));
+	rc = ax_httpc_post(url, headers, body, strlen(body), s->timeout_ms, &resp, err,
+			   sizeof(err));
 	ax_cred_wipe(body, strlen(body));
 	free(body);
 	act_outcome_http(out, url, rc, &resp, err);

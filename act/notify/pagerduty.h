@@ -8,7 +8,8 @@
  * acknowledge and resolve of the incident find it.
  *
  * Events:  incident.opened, incident.escalated -> trigger (with payload:
- * summary = the headline, at most 1,024 characters; source = the service,
+ * summary = the headline or the channel's template rendered, at most
+ * 1,024 characters; source = the service,
  * else "alexus"; severity critical/error/warning/info from the incident's
  * critical/high/warning/info; timestamp = opened_at; component = service;
  * group = the tenant; class = category; custom_details; links to the
@@ -37,8 +38,11 @@ const char *act_pagerduty_action(const char *event);
 const char *act_pagerduty_severity(const char *severity);
 
 /* The request body (routing_key included), or NULL when ev has no
- * PagerDuty action or no incident id.  malloc'd JSON text. */
-char *act_pagerduty_payload(const struct act_event *ev, const char *routing_key);
+ * PagerDuty action or no incident id.  A trigger's summary is config's
+ * template rendered, when it has one, else the headline.  malloc'd JSON
+ * text. */
+char *act_pagerduty_payload(const struct act_event *ev, const cJSON *config,
+			    const char *routing_key);
 
 /* Refine out (read by act_outcome_http) from the answer body. */
 void act_pagerduty_read(struct act_outcome *out, const char *body);

@@ -35,6 +35,7 @@ struct loop {
 	int pg_down, redis_down, refused;
 	long backoff_ms;
 	struct act_job *jobs;
+	struct act_settle *settled;   /* parallel to jobs */
 	int max;
 };
 
@@ -112,34 +113,37 @@ static ax_err tenant_pass(struct loop *l, const char *tenant, int *full)
 	*full = n == l->max;
 	for (i = 0; i < n; i++) {
 		struct act_job *j = &l->jobs[i];
-		struct act_settle st;
 
 		if (stopping(l)) {
 			act_delivery_release(a, tenant, j);
 			continue;
 		}
 		act_delivery_attempt(a, tenant, j);
-		if (act_delivery_record(a, tenant, j, &st, err, sizeof(err)) != AX_OK) {
-			/* Not recorded: the lease runs out and the target is
-			 * attempted again (at least once).  The rest of the
-			 * batch waits for Postgres too, rather than be sent
-			 * with nowhere to record it. */
-			ax_log(AX_LOG_WARN, j->trace, tenant,
-			       "notify retry: action %s target %s not recorded: %s", j->action_id,
-			       j->target, err);
-			pg_failed(l, err);
-			act_jobs_release(l->jobs, n);
-			return AX_EIO;
-		}
-		if (j->out.ok)
+		ax_log(AX_LOG_DEBUG, j->trace, tenant, "notify action %s: %s attempt %d: %s",
+		       j->action_id, j->target, j->attempts + 1,
+		       j->out.ok ? "delivered" : j->out.error);
+	}
+	if (act_delivery_record(a, tenant, l->jobs, n, l->settled, err, sizeof(err)) != AX_OK) {
+		/* Not recorded: the leases run out and these targets are
+		 * attempted again (at least once). */
+		ax_log(AX_LOG_WARN, NULL, tenant, "notify retry: %d attempt(s) not recorded: %s", n,
+		       err);
+		pg_failed(l, err);
+		act_jobs_release(l->jobs, n);
+		return AX_EIO;
+	}
+	for (i = 0; i < n; i++) {
+		const struct act_job *j = &l->jobs[i];
+
+		if (j->done && j->out.ok)
 			ax_log(AX_LOG_INFO, j->trace, tenant,
 			       "notify action %s: %s delivered on attempt %d (%s)", j->action_id,
 			       j->target, j->attempts + 1, j->out.host);
-		else
-			ax_log(AX_LOG_DEBUG, j->trace, tenant,
-			       "notify action %s: %s attempt %d failed: %s", j->action_id, j->target,
-			       j->attempts + 1, j->out.error);
-		act_delivery_publish(redis(l), tenant, j->action_id, &st);
+		if (l->settled[i].settled) {
+			ax_log(AX_LOG_INFO, j->trace, tenant, "notify action %s %s", j->action_id,
+			       l->settled[i].status);
+			act_delivery_publish(redis(l), tenant, j->action_id, &l->settled[i]);
+		}
 	}
 	act_jobs_release(l->jobs, n);
 	if (!stopping(l) && redis(l) != NULL &&
@@ -206,6 +210,7 @@ static void *run(void *arg)
 	l.a = &r->a;
 	l.max = r->a.cfg->notify_batch;
 	l.jobs = ax_xcalloc((size_t)l.max, sizeof(*l.jobs));
+	l.settled = ax_xcalloc((size_t)l.max, sizeof(*l.settled));
 	while (!stopping(&l) && !l.refused) {
 		pass(&l, &busy);
 		if (l.backoff_ms > 0)
@@ -214,6 +219,7 @@ static void *run(void *arg)
 			nap(&l, PASS_MS);
 	}
 	free(l.jobs);
+	free(l.settled);
 	if (l.redis != NULL)
 		redisFree(l.redis);
 	return NULL;

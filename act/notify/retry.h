@@ -7,8 +7,8 @@
  * every 250 ms it asks Postgres which tenants have due targets
  * (tenants_with_due_deliveries(), 0016) and, per tenant, takes at most
  * ALEXUS_NOTIFY_BATCH of them (FOR UPDATE SKIP LOCKED), attempts them one
- * by one and records each (delivery.c); it then writes the alexus:dlq
- * entries of the tenant's dead targets.  A full batch means more work:
+ * by one and records the batch in one transaction (delivery.c); it then
+ * writes the alexus:dlq entries of the tenant's dead targets.  A full batch means more work:
  * the next pass starts at once.  Memory stays one batch, whatever the
  * backlog.
  *

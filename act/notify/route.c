@@ -61,8 +61,8 @@ static void add(char out[][ACT_TARGET_NAME], int max, int *k, const char *prefix
 	if (*k >= max) {
 		if (!*warned)
 			ax_log(AX_LOG_WARN, ev->trace, ev->tenant,
-			       "action %s: more than %d notification targets; the rest are left out",
-			       ev->action_id, max);
+			       "action %s: more than %d notification targets; the rest are "
+			       "left out", ev->action_id, max);
 		*warned = 1;
 		return;
 	}

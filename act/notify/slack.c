@@ -37,7 +37,8 @@ char *act_slack_escape(const char *s)
 		n += *p == '&' ? 5 : (*p == '<' || *p == '>') ? 4 : 1;
 	o = ax_xmalloc(n + 1);
 	for (p = s; *p != '\0'; p++) {
-		const char *rep = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : NULL;
+		const char *rep = *p == '&' ? "&amp;" : *p == '<' ? "&lt;"
+						     : *p == '>' ? "&gt;" : NULL;
 
 		if (rep != NULL) {
 			memcpy(o + k, rep, strlen(rep));

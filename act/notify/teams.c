@@ -133,7 +133,8 @@ char *act_teams_payload(const struct act_event *ev, const cJSON *config)
 		add_open_url(actions, "Reject", ax_json_str(ap, "reject_url"));
 	}
 
-	cJSON_AddStringToObject(card, "$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
+	cJSON_AddStringToObject(card, "$schema",
+				"http://adaptivecards.io/schemas/adaptive-card.json");
 	cJSON_AddStringToObject(card, "type", "AdaptiveCard");
 	cJSON_AddStringToObject(card, "version", "1.4");
 	cJSON_AddItemToObject(card, "body", body);

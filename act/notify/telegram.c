@@ -159,7 +159,8 @@ void act_telegram_send(const struct act_send *s, struct act_outcome *out)
 
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      c == ':' || c == '-' || c == '_')) {
-			act_outcome_fail(out, "telegram bot token has characters a token cannot have");
+			act_outcome_fail(out, "telegram bot token has characters a token "
+					      "cannot have");
 			return;
 		}
 	}
@@ -174,7 +175,8 @@ void act_telegram_send(const struct act_send *s, struct act_outcome *out)
 	while (n > 0 && base[n - 1] == '/')
 		n--;
 	url = ax_xasprintf("%.*s/bot%s/sendMessage", (int)n, base, s->credential);
-	rc = ax_httpc_post(url, headers, body, strlen(body), s->timeout_ms, &resp, err, sizeof(err));
+	rc = ax_httpc_post(url, headers, body, strlen(body), s->timeout_ms, &resp, err,
+			   sizeof(err));
 	act_outcome_http(out, url, rc, &resp, err);
 	act_telegram_read(out, resp.body);
 	k = strlen(url);

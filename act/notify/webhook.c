@@ -222,12 +222,13 @@ void act_webhook_channel_send(const struct act_send *s, struct act_outcome *out)
 {
 	const struct act_event *ev = s->ev;
 	char h_key[128], h_event[128], h_trace[160], err[200] = "";
-	const char *headers[] = { "Content-Type: application/json",
-				  act_header_line(h_key, sizeof(h_key), "Idempotency-Key",
-						  ev->action_id),
-				  act_header_line(h_event, sizeof(h_event), "X-Alexus-Event", ev->event),
-				  act_header_line(h_trace, sizeof(h_trace), "X-Alexus-Trace", ev->trace),
-				  NULL };
+	const char *headers[] = {
+		"Content-Type: application/json",
+		act_header_line(h_key, sizeof(h_key), "Idempotency-Key", ev->action_id),
+		act_header_line(h_event, sizeof(h_event), "X-Alexus-Event", ev->event),
+		act_header_line(h_trace, sizeof(h_trace), "X-Alexus-Trace", ev->trace),
+		NULL
+	};
 	struct ax_httpc_resp resp;
 	char *body;
 	ax_err rc;

@@ -6,7 +6,10 @@
  *   crash (issue made, tickets row not written) finds the issue instead of
  *   opening a second one.  The search uses the enhanced JQL endpoint
  *   (/rest/api/3/search/jql; the older /search was withdrawn from Jira
- *   Cloud in 2025) with a bounded query, as it now requires.
+ *   Cloud in 2025) with a bounded query, as it now requires.  Jira's
+ *   search index trails writes by a moment, so a retry within that moment
+ *   of a crash could still miss the issue (a known limit, narrow in
+ *   practice: a crashed attempt is retried once its lease has run out).
  * - Resolving reads the issue's status first.  A human may have closed it
  *   already (then nothing is sent: the loop that would otherwise follow is
  *   exactly what the echo hash and this check prevent), and transitions

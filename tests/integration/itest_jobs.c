@@ -51,6 +51,10 @@
 #define TTL_MS 1500
 #define LEADER_KEY "alexus:jobs:leader"   /* act/jobs.h, proto/keys.md */
 
+/* The first column of sql ($1 = p1, $2 = p2; NULL: none) for tenant t
+ * is want. */
+#define EXPECT(t, want, sql, p1, p2) assert_int_equal(qv((t), (sql), (p1), (p2)), (want))
+
 static redisContext *redis;
 static PGconn *app;
 static struct h_proc reason;
@@ -150,8 +154,8 @@ static void incident_of(const char *tenant, const char *key, const char *status,
 {
 	char sql[256];
 
-	snprintf(sql, sizeof(sql), "SELECT id FROM incidents WHERE group_key = $1 AND status = '%s' "
-		 "ORDER BY opened_at DESC, id DESC LIMIT 1", status);
+	snprintf(sql, sizeof(sql), "SELECT id FROM incidents WHERE group_key = $1 "
+		 "AND status = '%s' ORDER BY opened_at DESC, id DESC LIMIT 1", status);
 	qs(tenant, sql, key, out, AX_UUID_LEN);
 	if (out[0] == '\0')
 		fail_msg("tenant %s has no %s incident of key %s", tenant, status, key);
@@ -233,11 +237,12 @@ static int sql_ok(const char *tenant, const char *sql)
 static int audit_chain_ok(const char *tenant)
 {
 	return qv(tenant, "SELECT count(*) FROM ("
-			  " SELECT hash = sha256(prev_hash || audit_link_text(tenant_id, seq, at, actor,"
-			  "   action, subject, detail, trace)) AS ok,"
+			  " SELECT hash = sha256(prev_hash || audit_link_text(tenant_id, seq, at,"
+			  "   actor, action, subject, detail, trace)) AS ok,"
 			  "  prev_hash = coalesce(lag(hash) OVER (ORDER BY seq),"
-			  "   '\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)"
-			  "   AS linked FROM audit_log) x WHERE NOT (ok AND linked)", NULL, NULL) == 0;
+			  "   decode(repeat('00', 32), 'hex')) AS linked"
+			  " FROM audit_log) x WHERE NOT (ok AND linked)",
+		  NULL, NULL) == 0;
 }
 
 static int setup(void **state)
@@ -286,7 +291,8 @@ static void test_gate(void **state)
 	h_tenant_new("gate", NULL, t);
 	/* flap_window_s 0: a fingerprint firing again after its resolve opens
 	 * a new incident of its group instead of reopening the old one. */
-	sql_ok(t, "INSERT INTO tenant_settings (tenant_id, flap_window_s) VALUES (app_tenant(), 0)");
+	sql_ok(t, "INSERT INTO tenant_settings (tenant_id, flap_window_s) "
+		  "VALUES (app_tenant(), 0)");
 	sql_ok(t, "INSERT INTO configuration_items (tenant_id, id, type, name) "
 		  "VALUES (app_tenant(), 'gate-host-1', 'host', 'gate-host-1')");
 	start_act(0, "jobs-gate", 2, NULL);
@@ -301,51 +307,49 @@ static void test_gate(void **state)
 	wait_q(t, Q_RES_STATE, v, "verified", 1);
 	fp_of("gate-v", fp);
 	qs(t, "SELECT id FROM resolutions WHERE incident_id = $1::uuid", v, rid, sizeof(rid));
-	assert_int_equal(qv(t, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid",
-			    v, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM resolutions r JOIN incidents i "
-			       "ON i.id = r.incident_id WHERE r.id = $1::uuid AND r.fingerprint = $2 "
-			       "AND r.ci = 'gate-host-1' AND r.summary = 'resolved without action' "
-			       "AND r.resolved_at = i.resolved_at "
-			       "AND r.verify_after = i.resolved_at + interval '2 seconds' "
-			       "AND r.checked_at >= r.verify_after AND r.regressed_incident_id IS NULL",
-			    rid, fp), 1);
+	EXPECT(t, 1, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid", v, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM resolutions r JOIN incidents i "
+		      "ON i.id = r.incident_id WHERE r.id = $1::uuid AND r.fingerprint = $2 "
+		      "AND r.ci = 'gate-host-1' AND r.summary = 'resolved without action' "
+		      "AND r.resolved_at = i.resolved_at "
+		      "AND r.verify_after = i.resolved_at + interval '2 seconds' "
+		      "AND r.checked_at >= r.verify_after AND r.regressed_incident_id IS NULL",
+	       rid, fp);
 	snprintf(issue, sizeof(issue), "resolution:%s", rid);
-	assert_int_equal(qv(t, "SELECT count(*) FROM graph_issues WHERE id = $1 "
-			       "AND kind = 'known_error' AND fix = 'resolved without action' "
-			       "AND title = 'Known fix: DiskFull'", issue, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM issue_items WHERE issue_id = $1 "
-			       "AND item_id = 'gate-host-1'", issue, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
-			       "AND stage = 'quality_gate' AND output->>'verdict' = 'verified' "
-			       "AND output->>'known_fix' = 'resolution:' || (output->>'resolution_id') "
-			       "AND output->>'by' = 'jobs-gate'", v, NULL), 1);
+	EXPECT(t, 1, "SELECT count(*) FROM graph_issues WHERE id = $1 "
+		      "AND kind = 'known_error' AND fix = 'resolved without action' "
+		      "AND title = 'Known fix: DiskFull'", issue, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM issue_items WHERE issue_id = $1 "
+		      "AND item_id = 'gate-host-1'", issue, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
+		      "AND stage = 'quality_gate' AND output->>'verdict' = 'verified' "
+		      "AND output->>'known_fix' = 'resolution:' || (output->>'resolution_id') "
+		      "AND output->>'by' = 'jobs-gate'", v, NULL);
 	snprintf(buf, sizeof(buf), "incident:%s", v);
-	assert_int_equal(qv(t, "SELECT count(*) FROM audit_log WHERE action = 'resolution.verified' "
-			       "AND subject = $1 AND detail->>'resolution_id' = $2",
-			    buf, rid), 1);
+	EXPECT(t, 1, "SELECT count(*) FROM audit_log WHERE action = 'resolution.verified' "
+		      "AND subject = $1 AND detail->>'resolution_id' = $2", buf, rid);
 
 	/* Regressed, linked: fires again while the new incident is open. */
 	xadd(t, "QueueLag", "firing", "svc-l", "gate-host-2", "gate-l");
 	xadd(t, "QueueLag", "resolved", "svc-l", "gate-host-2", "gate-l");
 	xadd(t, "QueueLag", "firing", "svc-l", "gate-host-2", "gate-l");
-	wait_q(t, "SELECT count(*) FROM incidents WHERE group_key = 'service:svc-l'", NULL, NULL, 2);
+	wait_q(t, "SELECT count(*) FROM incidents WHERE group_key = 'service:svc-l'", NULL, NULL,
+	       2);
 	incident_of(t, "service:svc-l", "resolved", l1);
 	incident_of(t, "service:svc-l", "open", l2);
 	wait_q(t, Q_RES_STATE, l1, "regressed", 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid "
-			       "AND regressed_incident_id = $2::uuid", l1, l2), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM incidents WHERE id = $1::uuid "
-			       "AND status = 'resolved'", l1, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
-			       "AND stage = 'quality_gate' AND output->>'verdict' = 'regressed' "
-			       "AND output->>'cause' = 'fingerprint' AND output->>'linked_to' = $2 "
-			       "AND NOT (output->>'reopened')::boolean", l1, l2), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
-			       "AND stage = 'regression' AND output->>'regressed_from' = $2",
-			    l2, l1), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM actions WHERE payload->>'event' = "
-			       "'incident.reopened'", NULL, NULL), 0);
+	EXPECT(t, 1, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid "
+		      "AND regressed_incident_id = $2::uuid", l1, l2);
+	EXPECT(t, 1, "SELECT count(*) FROM incidents WHERE id = $1::uuid "
+		      "AND status = 'resolved'", l1, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
+		      "AND stage = 'quality_gate' AND output->>'verdict' = 'regressed' "
+		      "AND output->>'cause' = 'fingerprint' AND output->>'linked_to' = $2 "
+		      "AND NOT (output->>'reopened')::boolean", l1, l2);
+	EXPECT(t, 1, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
+		      "AND stage = 'regression' AND output->>'regressed_from' = $2", l2, l1);
+	EXPECT(t, 0, "SELECT count(*) FROM actions WHERE payload->>'event' = "
+		      "'incident.reopened'", NULL, NULL);
 
 	/* Regressed, reopened: fired again and resolved again, so the group
 	 * has no open incident when the gate looks. */
@@ -360,30 +364,29 @@ static void test_gate(void **state)
 	qs(t, "SELECT id FROM incidents WHERE group_key = 'service:svc-r' ORDER BY id DESC LIMIT 1",
 	   NULL, r2, sizeof(r2));
 	wait_q(t, Q_RES_STATE, r1, "regressed", 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid "
-			       "AND regressed_incident_id = $2::uuid", r1, r2), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
-			       "status = 'open' AND resolved_at IS NULL AND stage = 'reopened'",
-			    r1, NULL), 1);
+	EXPECT(t, 1, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid "
+		      "AND regressed_incident_id = $2::uuid", r1, r2);
+	EXPECT(t, 1, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
+		      "status = 'open' AND resolved_at IS NULL AND stage = 'reopened'", r1, NULL);
 	qs(t, "SELECT id FROM resolutions WHERE incident_id = $1::uuid", r1, rid, sizeof(rid));
-	assert_int_equal(qv(t, "SELECT count(*) FROM actions WHERE incident_id = $1::uuid "
-			       "AND type = 'notify' AND signal_id IS NULL "
-			       "AND payload->>'event' = 'incident.reopened' "
-			       "AND payload->>'regressed_from' = $2 "
-			       "AND payload->'resolution'->>'id' = $2 "
-			       "AND payload->'resolution'->>'cause' = 'fingerprint' "
-			       "AND payload->'incident'->>'status' = 'open'", r1, rid), 1);
+	EXPECT(t, 1, "SELECT count(*) FROM actions WHERE incident_id = $1::uuid "
+		      "AND type = 'notify' AND signal_id IS NULL "
+		      "AND payload->>'event' = 'incident.reopened' "
+		      "AND payload->>'regressed_from' = $2 "
+		      "AND payload->'resolution'->>'id' = $2 "
+		      "AND payload->'resolution'->>'cause' = 'fingerprint' "
+		      "AND payload->'incident'->>'status' = 'open'", r1, rid);
 	qs(t, "SELECT id FROM actions WHERE incident_id = $1::uuid AND payload->>'event' = "
 	      "'incident.reopened'", r1, act_id, sizeof(act_id));
-	assert_int_equal(qv(t, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid "
-			       "AND regressed_incident_id = $2::uuid", r1, r2), 1);
+	EXPECT(t, 1, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid "
+		      "AND regressed_incident_id = $2::uuid", r1, r2);
 	/* act took the action from the stream and settled it. */
 	wait_q(t, "SELECT count(*) FROM actions WHERE id = $1::uuid AND status <> 'pending' "
 		  "AND status <> 'running'", act_id, NULL, 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
-			       "AND stage = 'quality_gate' AND output->>'verdict' = 'regressed' "
-			       "AND (output->>'reopened')::boolean AND output->>'action_id' = $2",
-			    r1, act_id), 1);
+	EXPECT(t, 1, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
+		      "AND stage = 'quality_gate' AND output->>'verdict' = 'regressed' "
+		      "AND (output->>'reopened')::boolean AND output->>'action_id' = $2",
+	       r1, act_id);
 	/* The second resolve held: verified in its turn. */
 	wait_q(t, Q_RES_STATE, r2, "verified", 1);
 
@@ -397,15 +400,14 @@ static void test_gate(void **state)
 	xadd(t, "MemHigh", "firing", "svc-c2", "gate-host-4", "gate-c2");
 	wait_q(t, Q_RES_STATE, c1, "regressed", 1);
 	incident_of(t, "service:svc-c2", "open", c2);
-	assert_int_equal(qv(t, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid "
-			       "AND regressed_incident_id = $2::uuid AND ci = 'gate-host-4'", c1, c2),
-			 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
-			       "AND stage = 'quality_gate' AND output->>'cause' = 'ci'", c1, NULL), 1);
+	EXPECT(t, 1, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid "
+		      "AND regressed_incident_id = $2::uuid AND ci = 'gate-host-4'", c1, c2);
+	EXPECT(t, 1, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
+		      "AND stage = 'quality_gate' AND output->>'cause' = 'ci'", c1, NULL);
 
 	/* One audit row per verdict, and the chain holds. */
-	assert_int_equal(qv(t, "SELECT count(*) FROM audit_log WHERE action = 'resolution.regressed'",
-			    NULL, NULL), 3);
+	EXPECT(t, 3, "SELECT count(*) FROM audit_log WHERE action = 'resolution.regressed'",
+	       NULL, NULL);
 	assert_int_equal(qv(t, "SELECT count(*) FROM audit_log WHERE action IN "
 			       "('resolution.verified', 'resolution.regressed')", NULL, NULL),
 			 qv(t, "SELECT count(*) FROM resolutions WHERE state <> 'pending'", NULL,
@@ -433,21 +435,18 @@ static void test_flapping(void **state)
 	/* Within the flap window (600 s default): reason reopens it. */
 	xadd(t, "Flappy", "firing", "svc-f", "flap-host", "flap-1");
 	wait_q(t, Q_RES_STATE, f, "regressed", 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid "
-			       "AND regressed_incident_id = $1::uuid AND verify_after > now()", f, NULL),
-			 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
-			       "AND stage = 'quality_gate' AND output->>'cause' = 'reopened'", f, NULL),
-			 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM incidents WHERE id = $1::uuid "
-			       "AND status = 'open'", f, NULL), 1);
+	EXPECT(t, 1, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid "
+		      "AND regressed_incident_id = $1::uuid AND verify_after > now()", f, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
+		      "AND stage = 'quality_gate' AND output->>'cause' = 'reopened'", f, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM incidents WHERE id = $1::uuid "
+		      "AND status = 'open'", f, NULL);
 	/* Its next resolve is a resolution of its own. */
 	xadd(t, "Flappy", "resolved", "svc-f", "flap-host", "flap-1");
 	wait_q(t, Q_RES_STATE, f, "pending", 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid",
-			    f, NULL), 2);
-	assert_int_equal(qv(t, "SELECT count(*) FROM audit_log WHERE action = 'resolution.regressed'",
-			    NULL, NULL), 1);
+	EXPECT(t, 2, "SELECT count(*) FROM resolutions WHERE incident_id = $1::uuid", f, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM audit_log WHERE action = 'resolution.regressed'",
+	       NULL, NULL);
 	assert_true(audit_chain_ok(t));
 	stop_clean(&acts[0]);
 }
@@ -464,24 +463,24 @@ static void check_escalated(const char *t, const char *e, const char *by)
 {
 	char subj[64];
 
-	assert_int_equal(qv(t, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
-			       "escalation_level = 3 AND escalated_at IS NOT NULL AND escalate_at IS NULL",
-			    e, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM actions WHERE incident_id = $1::uuid "
-			       "AND payload->>'event' = 'incident.escalated'", e, NULL), 3);
-	assert_int_equal(qv(t, "SELECT count(DISTINCT (payload->'escalation'->>'level')::int) "
-			       "FROM actions WHERE incident_id = $1::uuid AND payload->>'event' = "
-			       "'incident.escalated' AND (payload->'escalation'->>'previous')::int = "
-			       "(payload->'escalation'->>'level')::int - 1 AND "
-			       "(payload->'escalation'->'step'->>'after_s')::int = "
-			       "(payload->'escalation'->>'level')::int - 1", e, NULL), 3);
-	assert_int_equal(qv(t, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
-			       "AND stage = 'escalated' AND output->>'by' = $2", e, by), 3);
+	EXPECT(t, 1, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
+		      "escalation_level = 3 AND escalated_at IS NOT NULL AND escalate_at IS NULL",
+	       e, NULL);
+	EXPECT(t, 3, "SELECT count(*) FROM actions WHERE incident_id = $1::uuid "
+		      "AND payload->>'event' = 'incident.escalated'", e, NULL);
+	EXPECT(t, 3, "SELECT count(DISTINCT (payload->'escalation'->>'level')::int) "
+		      "FROM actions WHERE incident_id = $1::uuid AND payload->>'event' = "
+		      "'incident.escalated' AND (payload->'escalation'->>'previous')::int = "
+		      "(payload->'escalation'->>'level')::int - 1 AND "
+		      "(payload->'escalation'->'step'->>'after_s')::int = "
+		      "(payload->'escalation'->>'level')::int - 1", e, NULL);
+	EXPECT(t, 3, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
+		      "AND stage = 'escalated' AND output->>'by' = $2", e, by);
 	snprintf(subj, sizeof(subj), "incident:%s", e);
-	assert_int_equal(qv(t, "SELECT count(DISTINCT detail->>'level') FROM audit_log "
-			       "WHERE action = 'incident.escalated' AND subject = $1", subj, NULL), 3);
-	assert_int_equal(qv(t, "SELECT count(*) FROM audit_log "
-			       "WHERE action = 'incident.escalated' AND subject = $1", subj, NULL), 3);
+	EXPECT(t, 3, "SELECT count(DISTINCT detail->>'level') FROM audit_log "
+		      "WHERE action = 'incident.escalated' AND subject = $1", subj, NULL);
+	EXPECT(t, 3, "SELECT count(*) FROM audit_log "
+		      "WHERE action = 'incident.escalated' AND subject = $1", subj, NULL);
 	/* Every escalation went through the outbox to act. */
 	wait_q(t, "SELECT count(*) FROM actions WHERE incident_id = $1::uuid AND "
 		  "payload->>'event' = 'incident.escalated' AND status IN ('pending', 'running')",
@@ -505,16 +504,16 @@ static void test_escalation(void **state)
 	incident_of(t, "service:svc-e2", "open", e2);
 	incident_of(d, "service:svc-e3", "open", e3);
 	/* Acknowledged before any act runs. */
-	assert_int_equal(qv(t, "UPDATE incidents SET acknowledged_at = now(), acknowledged_by = "
-			       "'oncall@example.com' WHERE id = $1::uuid RETURNING 1", e2, NULL), 1);
+	EXPECT(t, 1, "UPDATE incidents SET acknowledged_at = now(), acknowledged_by = "
+		      "'oncall@example.com' WHERE id = $1::uuid RETURNING 1", e2, NULL);
 
 	start_act(0, "jobs-esc", 172800, NULL);
 	wait_q(t, "SELECT escalation_level FROM incidents WHERE id = $1::uuid", e1, NULL, 3);
 	check_escalated(t, e1, "jobs-esc");
-	assert_int_equal(qv(t, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
-			       "escalation_level = 0 AND escalated_at IS NULL", e2, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM actions WHERE incident_id = $1::uuid "
-			       "AND payload->>'event' = 'incident.escalated'", e2, NULL), 0);
+	EXPECT(t, 1, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND "
+		      "escalation_level = 0 AND escalated_at IS NULL", e2, NULL);
+	EXPECT(t, 0, "SELECT count(*) FROM actions WHERE incident_id = $1::uuid "
+		      "AND payload->>'event' = 'incident.escalated'", e2, NULL);
 	/* The default policy's first level is 900 s after opening: the job
 	 * has looked (escalate_at moved there) and paged nobody. */
 	wait_q(d, "SELECT count(*) FROM incidents WHERE id = $1::uuid AND escalation_level = 0 "
@@ -542,8 +541,9 @@ static void approval_new(const char *t, struct approval *a, const char *action_s
 			       "'{\"type\": \"remediate\", \"action\": \"restart_pod\"}', "
 			       "'0123456789abcdef0123456789abcdef')", 2, pa));
 	PQclear(h_pg_q(app, t, "INSERT INTO approvals (tenant_id, id, action_id, requested_by, "
-			       "expires_at, decision, decided_by, decided_at) VALUES (app_tenant(), "
-			       "$1, $2, 'act', now() + $3::interval, $4::text, "
+			       "expires_at, decision, decided_by, decided_at) "
+			       "VALUES (app_tenant(), $1, $2, 'act', now() + $3::interval, "
+			       "$4::text, "
 			       "CASE WHEN $4::text IS NULL THEN NULL ELSE 'tester' END, "
 			       "CASE WHEN $4::text IS NULL THEN NULL ELSE now() END)", 4, pp));
 }
@@ -573,32 +573,31 @@ static void test_approval_expiry(void **state)
 	start_act(0, "jobs-appr", 172800, NULL);
 
 	wait_q(t, "SELECT count(*) FROM approvals WHERE decision = 'expired'", NULL, NULL, 2);
-	assert_int_equal(qv(t, "SELECT count(*) FROM approvals WHERE id = $1::uuid AND "
-			       "decision = 'expired' AND decided_by = 'act' AND decided_at >= expires_at",
-			    due.id, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM actions WHERE id = $1::uuid AND "
-			       "status = 'skipped' AND result->>'reason' = 'approval expired'",
-			    due.action, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM approvals WHERE id = $1::uuid AND "
-			       "decision = 'expired'", running.id, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM actions WHERE id = $1::uuid AND "
-			       "status = 'running' AND result IS NULL", running.action, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM approvals WHERE id = $1::uuid AND "
-			       "decision IS NULL", later.id, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM approvals WHERE id = $1::uuid AND "
-			       "decision = 'approved' AND decided_by = 'tester'", decided.id, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM actions WHERE id = $1::uuid AND "
-			       "status = 'pending'", decided.action, NULL), 1);
+	EXPECT(t, 1, "SELECT count(*) FROM approvals WHERE id = $1::uuid AND "
+		      "decision = 'expired' AND decided_by = 'act' AND decided_at >= expires_at",
+	       due.id, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM actions WHERE id = $1::uuid AND "
+		      "status = 'skipped' AND result->>'reason' = 'approval expired'",
+	       due.action, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM approvals WHERE id = $1::uuid AND "
+		      "decision = 'expired'", running.id, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM actions WHERE id = $1::uuid AND "
+		      "status = 'running' AND result IS NULL", running.action, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM approvals WHERE id = $1::uuid AND "
+		      "decision IS NULL", later.id, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM approvals WHERE id = $1::uuid AND "
+		      "decision = 'approved' AND decided_by = 'tester'", decided.id, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM actions WHERE id = $1::uuid AND "
+		      "status = 'pending'", decided.action, NULL);
 	snprintf(subj, sizeof(subj), "action:%s", due.action);
-	assert_int_equal(qv(t, "SELECT count(*) FROM audit_log WHERE action = 'approval.expired' "
-			       "AND subject = $1 AND detail->>'approval_id' = $2 "
-			       "AND (detail->>'action_skipped')::boolean "
-			       "AND trace = '0123456789abcdef0123456789abcdef'", subj, due.id), 1);
+	EXPECT(t, 1, "SELECT count(*) FROM audit_log WHERE action = 'approval.expired' "
+		      "AND subject = $1 AND detail->>'approval_id' = $2 "
+		      "AND (detail->>'action_skipped')::boolean "
+		      "AND trace = '0123456789abcdef0123456789abcdef'", subj, due.id);
 	snprintf(subj, sizeof(subj), "action:%s", running.action);
-	assert_int_equal(qv(t, "SELECT count(*) FROM audit_log WHERE action = 'approval.expired' "
-			       "AND subject = $1 AND NOT (detail->>'action_skipped')::boolean",
-			    subj, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM audit_log", NULL, NULL), 2);
+	EXPECT(t, 1, "SELECT count(*) FROM audit_log WHERE action = 'approval.expired' "
+		      "AND subject = $1 AND NOT (detail->>'action_skipped')::boolean", subj, NULL);
+	EXPECT(t, 2, "SELECT count(*) FROM audit_log", NULL, NULL);
 	assert_true(audit_chain_ok(t));
 
 	/* The two events, published after COMMIT. */
@@ -678,13 +677,13 @@ static void test_two_replicas(void **state)
 	other = 1 - lead;
 	assert_true(strncmp(v, names[lead], strlen(names[lead])) == 0);
 	/* Each effect once, whoever did it. */
-	assert_int_equal(qv(t, "SELECT count(*) FROM actions WHERE incident_id = $1::uuid "
-			       "AND payload->>'event' = 'incident.escalated'", x1, NULL), 3);
-	assert_int_equal(qv(t, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
-			       "AND stage = 'escalated'", x1, NULL), 3);
-	assert_int_equal(qv(t, "SELECT count(*) FROM audit_log WHERE action = 'resolution.verified'",
-			    NULL, NULL), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM resolutions", NULL, NULL), 1);
+	EXPECT(t, 3, "SELECT count(*) FROM actions WHERE incident_id = $1::uuid "
+		      "AND payload->>'event' = 'incident.escalated'", x1, NULL);
+	EXPECT(t, 3, "SELECT count(*) FROM incident_events WHERE incident_id = $1::uuid "
+		      "AND stage = 'escalated'", x1, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM audit_log WHERE action = 'resolution.verified'",
+	       NULL, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM resolutions", NULL, NULL);
 	check_escalated(t, x1, names[lead]);
 
 	/* The leader dies without a word; the other takes over once the
@@ -726,8 +725,7 @@ static void test_crash_after_commit(void **state)
 	}
 	assert_true(WIFSIGNALED(acts[0].status) && WTERMSIG(acts[0].status) == SIGKILL);
 	/* Committed, never appended. */
-	assert_int_equal(qv(t, "SELECT escalation_level FROM incidents WHERE id = $1::uuid", y, NULL),
-			 1);
+	EXPECT(t, 1, "SELECT escalation_level FROM incidents WHERE id = $1::uuid", y, NULL);
 	qs(t, "SELECT id FROM actions WHERE incident_id = $1::uuid AND status = 'pending' "
 	      "AND payload->>'event' = 'incident.escalated'", y, act_id, sizeof(act_id));
 	assert_true(act_id[0] != '\0');
@@ -738,10 +736,9 @@ static void test_crash_after_commit(void **state)
 	wait_q(t, "SELECT count(*) FROM actions WHERE id = $1::uuid AND status NOT IN "
 		  "('pending', 'running')", act_id, NULL, 1);
 	assert_int_equal(h_redis_int(redis, "EXISTS %s", key), 1);
-	assert_int_equal(qv(t, "SELECT count(*) FROM actions WHERE incident_id = $1::uuid AND "
-			       "payload->>'event' = 'incident.escalated'", y, NULL), 1);
-	assert_int_equal(qv(t, "SELECT escalation_level FROM incidents WHERE id = $1::uuid", y, NULL),
-			 1);
+	EXPECT(t, 1, "SELECT count(*) FROM actions WHERE incident_id = $1::uuid AND "
+		      "payload->>'event' = 'incident.escalated'", y, NULL);
+	EXPECT(t, 1, "SELECT escalation_level FROM incidents WHERE id = $1::uuid", y, NULL);
 	assert_true(audit_chain_ok(t));
 	stop_clean(&acts[0]);
 }

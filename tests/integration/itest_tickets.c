@@ -16,6 +16,8 @@
  *     its alerts, act about to resolve the ticket (echo hash of
  *     "resolved"), the alert flapping back (incident reopened), then the
  *     late webhook of our resolve: the incident stays open.
+ *   - The same for a ServiceNow record (its fixture resolved, state 6):
+ *     found by number, resolved by sys_updated_by.
  *   - An unknown ticket changes nothing; a ticket not yet recorded by act
  *     is found by its correlation label alexus:<incident id> (a webhook
  *     composed from the fixture for a new key) and resolves the incident.
@@ -63,6 +65,7 @@
 #define FIX_JIRA_OPEN FIX "jira-issue-updated.json"        /* To Do -> In Progress */
 #define FIX_JIRA_DONE FIX "jira.resolved.json"             /* In Progress -> Done */
 #define FIX_SNOW FIX "servicenow-outbound.json"
+#define FIX_SNOW_DONE FIX "servicenow.resolved.json"      /* state 6, by dana.oncall */
 #define TFIX "tests/fixtures/tickets/"
 #define CRED "ops@example.com:atl-token-123"
 /* CRED in base64, worked out independently */
@@ -267,6 +270,50 @@ static void test_own_echo_changes_nothing(void **state)
 	/* The hash stays: the next echo of the same change is ignored too. */
 	assert_int_equal(q1(s, "SELECT count(*) FROM tickets WHERE last_echo_hash = $1", hash), 1);
 	sys_down(s);
+}
+
+static void test_closed_in_servicenow_resolves(void **state)
+{
+	char inc[AX_UUID_LEN], hash[AX_SHA256_HEX], id[AX_UUID_LEN];
+	const char *number, *sys_id, *by;
+	const char *p[5] = { id, inc, NULL, NULL, hash };
+	size_t len;
+	char *text = h_read_file(FIX_SNOW_DONE, &len);
+	cJSON *rec = cJSON_Parse(text);
+	struct sys *s;
+
+	(void)state;
+	assert_non_null(rec);
+	number = ax_json_str(rec, "number");
+	sys_id = ax_json_str(rec, "sys_id");
+	by = ax_json_str(rec, "sys_updated_by");
+	s = sys_up("tkt-snow", NULL);
+	open_incident(s, inc);
+	ax_uuid4(id);
+	echo_hash("servicenow", number, "open", hash);
+	p[2] = number;
+	p[3] = sys_id;
+	PQclear(h_pg_q(s->app, s->tenant,
+		       "INSERT INTO tickets (tenant_id, id, incident_id, system, external_key, "
+		       "remote_id, resolved, last_echo_hash) VALUES (app_tenant(), $1::uuid, "
+		       "$2::uuid, 'servicenow', $3, $4, false, $5)", 5, p));
+	post(s, "servicenow", FIX_SNOW_DONE);
+	sys_wait_sql(s, "SELECT count(*) FROM incidents WHERE status = 'resolved'", 1);
+	sys_wait_settled(s);
+	{
+		const char *pe[3] = { inc, number, by };
+
+		assert_int_equal(h_pg_long(s->app, s->tenant,
+					   "SELECT count(*) FROM incident_events WHERE "
+					   "incident_id = $1::uuid AND stage = 'resolved' AND "
+					   "output->>'system' = 'servicenow' AND output->>'ticket' = $2 "
+					   "AND output->>'by' = $3", 3, pe), 1);
+	}
+	assert_int_equal(sys_q(s, "SELECT count(*) FROM tickets WHERE resolved AND "
+				  "external_status = '6' AND last_echo_hash IS NULL"), 1);
+	sys_down(s);
+	cJSON_Delete(rec);
+	free(text);
 }
 
 /* A Jira fixture rewritten for another issue (key, id), carrying our label
@@ -606,6 +653,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_closed_by_jira_resolves, sys_teardown),
 		cmocka_unit_test_teardown(test_own_echo_changes_nothing, sys_teardown),
+		cmocka_unit_test_teardown(test_closed_in_servicenow_resolves, sys_teardown),
 		cmocka_unit_test_teardown(test_unknown_and_correlated, sys_teardown),
 		cmocka_unit_test_teardown(test_e2e_created_closed_resolved, sys_teardown),
 		cmocka_unit_test_teardown(test_e2e_act_resolves_and_echo, sys_teardown),

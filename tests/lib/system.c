@@ -11,7 +11,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "alexus/cred.h"
+#include "alexus/crypto.h"
+#include "alexus/hash.h"
 #include "alexus/keys.h"
+#include "alexus/pg.h"
 #include "harness.h"
 #include "receiver.h"
 #include "system.h"
@@ -286,3 +290,129 @@ void sys_check_delivery(struct sys *s, int i, const char *event)
 	cJSON_Delete(b);
 }
 
+
+/* ---- notifications (issue 6) ------------------------------------------ */
+
+void sys_restart_act(struct sys *s, const char *const *extra)
+{
+	const char *env[16] = { "ALEXUS_BLOCK_MS=100", "ALEXUS_CLAIM_IDLE_MS=300",
+				"ALEXUS_CONSUMER=act-test", "ALEXUS_NOTIFY_BACKOFF_MS=20", NULL };
+	int i;
+
+	check_clean_exit(&s->act);
+	for (i = 0; extra != NULL && extra[i] != NULL && i < 11; i++)
+		env[4 + i] = extra[i];
+	env[4 + i] = NULL;
+	h_spawn(&s->act, "alexus-act", env);
+}
+
+void sys_channel(struct sys *s, const char *kind, const char *name, const char *min_severity,
+		 const char *service, const char *config, int enabled, const char *cred_name,
+		 const char *cred_value, char *id)
+{
+	const char *p[8];
+	char uuid[AX_UUID_LEN];
+
+	ax_uuid4(uuid);
+	p[0] = s->tenant;
+	p[1] = uuid;
+	p[2] = kind;
+	p[3] = name;
+	p[4] = min_severity;
+	p[5] = service;
+	p[6] = config;
+	p[7] = enabled ? "true" : "false";
+	PQclear(h_pg_q(s->app, s->tenant,
+		       "INSERT INTO notification_channels (tenant_id, id, kind, name, min_severity,"
+		       " service, config, enabled, credential) VALUES ($1, $2, $3, $4, $5, $6,"
+		       " $7::jsonb, $8::boolean, NULL)",
+		       8, p));
+	if (cred_name != NULL) {
+		struct ax_keyring kr;
+		struct ax_pg *pg = ax_pg_new(h_env("ALEXUS_DATABASE_URL"));
+		const char *pc[3] = { uuid, cred_name, NULL };
+		char err[256];
+
+		if (ax_keyring_init(&kr, h_env("ALEXUS_MASTER_KEY"), getenv("ALEXUS_MASTER_KEY_ID"),
+				    getenv("ALEXUS_MASTER_KEYS"), err, sizeof(err)) != AX_OK)
+			fail_msg("keyring: %s", err);
+		if (ax_pg_begin(pg, s->tenant, err, sizeof(err)) != AX_OK ||
+		    ax_cred_put(pg, &kr, s->tenant, cred_name, (const unsigned char *)cred_value,
+				strlen(cred_value), NULL, err, sizeof(err)) != AX_OK ||
+		    ax_pg_commit(pg, err, sizeof(err)) != AX_OK)
+			fail_msg("credential %s: %s", cred_name, err);
+		ax_keyring_wipe(&kr);
+		ax_pg_free(pg);
+		PQclear(h_pg_q(s->app, s->tenant,
+			       "UPDATE notification_channels SET credential = $2 WHERE id = $1", 2,
+			       pc));
+	}
+	snprintf(id, AX_UUID_LEN, "%s", uuid);
+}
+
+void sys_set_webhook(struct sys *s, const char *url)
+{
+	PGconn *c = h_pg_admin();
+	const char *p[2] = { s->tenant, url };
+
+	PQclear(h_pg_q(c, NULL,
+		       "UPDATE tenants SET settings = CASE WHEN $2::text IS NULL THEN '{}'::jsonb"
+		       " ELSE jsonb_build_object('notify_webhook_url', $2::text) END WHERE id = $1",
+		       2, p));
+	PQfinish(c);
+}
+
+long sys_rss_kb(int pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kb = strtol(line + 6, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+long sys_dlq_count(struct sys *s, const char *kind, cJSON **out)
+{
+	redisReply *r = redisCommand(s->redis, "XRANGE %s - +", AX_STREAM_DLQ);
+	long n = 0;
+	size_t i, j;
+
+	if (out != NULL)
+		*out = NULL;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		fail_msg("XRANGE %s failed", AX_STREAM_DLQ);
+	for (i = 0; i < r->elements; i++) {
+		redisReply *fields = r->element[i]->element[1];
+		const char *tenant = NULL, *k = NULL;
+
+		for (j = 0; j + 1 < fields->elements; j += 2) {
+			if (strcmp(fields->element[j]->str, "tenant") == 0)
+				tenant = fields->element[j + 1]->str;
+			else if (strcmp(fields->element[j]->str, "kind") == 0)
+				k = fields->element[j + 1]->str;
+		}
+		if (tenant == NULL || strcmp(tenant, s->tenant) != 0 ||
+		    (kind != NULL && (k == NULL || strcmp(k, kind) != 0)))
+			continue;
+		n++;
+		if (out != NULL) {
+			cJSON_Delete(*out);
+			*out = cJSON_CreateObject();
+			for (j = 0; j + 1 < fields->elements; j += 2)
+				cJSON_AddStringToObject(*out, fields->element[j]->str,
+							fields->element[j + 1]->str);
+		}
+	}
+	freeReplyObject(r);
+	return n;
+}

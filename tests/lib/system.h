@@ -55,4 +55,25 @@ int sys_audit_chain_ok(struct sys *s);
 /* Delivery i carries event and matches a succeeded action and an incident. */
 void sys_check_delivery(struct sys *s, int i, const char *event);
 
+/* Notifications (issue 6).  Stop act (it must exit cleanly) and start it
+ * again with sys_start_act's settings plus up to 11 more "NAME=value"
+ * (later ones win). */
+void sys_restart_act(struct sys *s, const char *const *extra);
+/* A notification channel of the test tenant, inserted through the
+ * application role: kind, name, min_severity, service (NULL:
+ * tenant-wide), config (JSON object text), enabled; when cred_name is not
+ * NULL the credential cred_name = cred_value is stored with ax_cred_put
+ * under the stack's ALEXUS_MASTER_KEY.  id (37 bytes) gets its id. */
+void sys_channel(struct sys *s, const char *kind, const char *name, const char *min_severity,
+		 const char *service, const char *config, int enabled, const char *cred_name,
+		 const char *cred_value, char *id);
+/* Set (or with NULL clear) the test tenant's notify_webhook_url. */
+void sys_set_webhook(struct sys *s, const char *url);
+/* VmRSS of process pid in kB, from /proc/<pid>/status; -1 if unreadable. */
+long sys_rss_kb(int pid);
+/* Entries of alexus:dlq whose tenant is the test tenant's and whose kind
+ * is kind (NULL: any); when out is not NULL, *out gets the last one's
+ * fields as a JSON object (cJSON_Delete it). */
+long sys_dlq_count(struct sys *s, const char *kind, cJSON **out);
+
 #endif /* T_SYSTEM_H */

@@ -109,7 +109,7 @@ static void test_trigger_body(void **state)
 	(void)state;
 
 	fx_load(&f, "incident.opened");
-	s = act_pagerduty_payload(&f.ev, KEY);
+	s = act_pagerduty_payload(&f.ev, NULL, KEY);
 	b = cJSON_Parse(s);
 	assert_non_null(b);
 	same_keys(doc, b, 0, "trigger");
@@ -136,6 +136,21 @@ static void test_trigger_body(void **state)
 	assert_string_equal(ax_json_str(b, "client_url"), PUBLIC);
 	cJSON_Delete(b);
 	free(s);
+
+	/* a template makes the summary, nothing else */
+	{
+		cJSON *cfg = cJSON_Parse("{\"template\":\"{{incident.service}} is down "
+					 "({{incident.alert_count}} alerts)\"}");
+
+		s = act_pagerduty_payload(&f.ev, cfg, KEY);
+		b = cJSON_Parse(s);
+		snprintf(want, sizeof(want), "%s is down (1 alerts)", fstr(&f, "incident", "service"));
+		assert_string_equal(ax_json_str(cJSON_GetObjectItem(b, "payload"), "summary"), want);
+		assert_string_equal(ax_json_str(b, "dedup_key"), fstr(&f, "incident", "id"));
+		cJSON_Delete(b);
+		free(s);
+		cJSON_Delete(cfg);
+	}
 	cJSON_Delete(doc);
 	cJSON_Delete(f.payload);
 }
@@ -148,7 +163,7 @@ static void test_resolve_and_ack_bodies(void **state)
 	(void)state;
 
 	fx_load(&f, "incident.resolved");
-	s = act_pagerduty_payload(&f.ev, KEY);
+	s = act_pagerduty_payload(&f.ev, NULL, KEY);
 	b = cJSON_Parse(s);
 	same_keys(doc, b, 1, "resolve");
 	assert_string_equal(ax_json_str(b, "event_action"), "resolve");
@@ -161,7 +176,7 @@ static void test_resolve_and_ack_bodies(void **state)
 	p = cJSON_Duplicate(f.payload, 1);
 	cJSON_ReplaceItemInObject(p, "event", cJSON_CreateString("incident.acknowledged"));
 	assert_int_equal(act_event_init(&f.ev, "acme", "x", TRACE, p, PUBLIC), 0);
-	s = act_pagerduty_payload(&f.ev, KEY);
+	s = act_pagerduty_payload(&f.ev, NULL, KEY);
 	b = cJSON_Parse(s);
 	same_keys(doc, b, 1, "acknowledge");
 	assert_string_equal(ax_json_str(b, "event_action"), "acknowledge");
@@ -169,7 +184,7 @@ static void test_resolve_and_ack_bodies(void **state)
 	free(s);
 	cJSON_ReplaceItemInObject(p, "event", cJSON_CreateString("incident.diagnosed"));
 	assert_int_equal(act_event_init(&f.ev, "acme", "x", TRACE, p, PUBLIC), 0);
-	assert_null(act_pagerduty_payload(&f.ev, KEY));
+	assert_null(act_pagerduty_payload(&f.ev, NULL, KEY));
 	cJSON_Delete(p);
 	cJSON_Delete(doc);
 	cJSON_Delete(f.payload);
