@@ -15,24 +15,10 @@
 #include "alexus/pg.h"
 #include "alexus/stream.h"
 
-/* The outcome of a delivery whose final transaction has not committed
- * yet.  When that transaction fails (Postgres gone) the worker retries
- * the entry; finding the row still 'running' with this memo, it records
- * the remembered outcome instead of delivering a second time. */
-struct act_memo {
-	char action_id[AX_UUID_LEN];  /* "" = empty */
-	const char *status;           /* succeeded | failed | skipped */
-	long http_status;
-	int attempts;
-	char error[256];
-	char host[256];
-};
-
 struct act {
 	const struct ax_config *cfg;
 	struct ax_pg *pg;               /* application role; RLS applies */
 	volatile sig_atomic_t *stop;    /* set by SIGTERM / SIGINT */
-	struct act_memo memo;
 	/* Opens tenant credentials (a Slack token, a Jira key...);
 	 * has_keyring = 0 when ALEXUS_MASTER_KEY is not set, and a target
 	 * needing a credential then fails with that reason. */
@@ -58,6 +44,14 @@ ax_err act_handle(struct act *a, redisContext *c, const struct ax_entry *e, char
  * Returns as act_handle does. */
 ax_err act_remediate(struct act *a, redisContext *c, const struct ax_entry *e, char *errbuf,
 		     size_t errlen) AX_MUSTCHECK;
+
+/* Publish the tenant's pub/sub event {"type":"action.finished",
+ * "tenant", "action_id", "incident_id", <what_key>: what (the notify
+ * event, or the remediation), "status", "trace"}.  Best effort: a lost
+ * event is logged, never retried. */
+void act_publish_finished(redisContext *c, const char *tenant, const char *action_id,
+			  const char *incident_id, const char *what_key, const char *what,
+			  const char *status, const char *trace);
 
 /* actions.result: {"http_status": n|null, "attempts": n, "error": s|null}
  * (http_status 0 and error NULL or "" give null). */

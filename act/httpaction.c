@@ -105,6 +105,15 @@ static int allowed(const char *url, const char *const *allow, int n_allow)
 	return 0;
 }
 
+int act_http_url_allowed(const char *url, const char *const *allow, int n_allow)
+{
+	char *u = url != NULL ? normalise(url, NULL, 0, 1) : NULL;
+	int ok = u != NULL && allowed(u, allow, n_allow);
+
+	free(u);
+	return ok;
+}
+
 /* RFC 9110 token. */
 static int is_token(const char *s)
 {

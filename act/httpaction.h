@@ -47,4 +47,9 @@ ax_err act_http_run(const cJSON *params, const cJSON *doc, const char *const *al
 		    int n_allow, int dry_run, int timeout_ms, const char *idempotency_key,
 		    struct act_outcome *out, char *summary, size_t n) AX_MUSTCHECK;
 
+/* 1 when url would pass act_http_run's URL checks: it normalises, has
+ * no user info or dot segments, and starts with one of the prefixes at a
+ * boundary.  The policy engine asks this before anything runs. */
+int act_http_url_allowed(const char *url, const char *const *allow, int n_allow);
+
 #endif /* ACT_HTTPACTION_H */

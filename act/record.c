@@ -19,6 +19,7 @@
 #include "act.h"
 #include "notify/delivery.h"
 #include "alexus/json.h"
+#include "alexus/log.h"
 
 static void add_status(cJSON *o, long http_status)
 {
@@ -117,4 +118,27 @@ cJSON *act_notify_audit(const char *action_id, const char *event, const char *st
 		cJSON_AddItemToArray(arr, target_json(&rows[i], 0));
 	cJSON_AddItemToObject(o, "targets", arr);
 	return o;
+}
+
+void act_publish_finished(redisContext *c, const char *tenant, const char *action_id,
+			  const char *incident_id, const char *what_key, const char *what,
+			  const char *status, const char *trace)
+{
+	cJSON *ev = cJSON_CreateObject();
+	char err[256], *s;
+
+	if (ev == NULL)
+		abort();
+	cJSON_AddStringToObject(ev, "type", "action.finished");
+	cJSON_AddStringToObject(ev, "tenant", tenant);
+	cJSON_AddStringToObject(ev, "action_id", action_id);
+	ax_json_add_str(ev, "incident_id", incident_id, 1);
+	ax_json_add_str(ev, what_key, what, 1);
+	cJSON_AddStringToObject(ev, "status", status);
+	cJSON_AddStringToObject(ev, "trace", trace);
+	s = ax_json_print(ev);
+	cJSON_Delete(ev);
+	if (ax_publish_event(c, tenant, s, err, sizeof(err)) != AX_OK)
+		ax_log(AX_LOG_WARN, trace, tenant, "action event not published: %s", err);
+	free(s);
 }

@@ -301,24 +301,6 @@ static ax_err load(struct act *a, const struct ax_entry *e, struct rem *r, char 
 	return AX_OK;
 }
 
-/* 1 when url starts with one of the prefixes at a boundary: the prefix
- * ends with '/', or the URL goes on with '/', '?', '#' or ends there --
- * "https://hooks.example.com" must not admit
- * "https://hooks.example.com.evil.net/". */
-static int url_allowed(const char *url, const char *const *allow, size_t n)
-{
-	size_t i, len;
-
-	for (i = 0; url != NULL && i < n; i++) {
-		len = strlen(allow[i]);
-		if (len == 0 || strncmp(url, allow[i], len) != 0)
-			continue;
-		if (allow[i][len - 1] == '/' || strchr("/?#", url[len]) != NULL)
-			return 1;
-	}
-	return 0;
-}
-
 static void decide(struct act *a, struct rem *r)
 {
 	const char *ns[MAX_LIST], *au[MAX_LIST], *allow[MAX_LIST];
@@ -345,8 +327,8 @@ static void decide(struct act *a, struct rem *r)
 		in.replicas = cJSON_IsNumber(rep) ? (int)rep->valuedouble :
 			      cJSON_IsString(rep) ? atoi(rep->valuestring) : 0;
 	in.replica_cap = r->replica_cap;
-	in.url_allowed = is_http && url_allowed(ax_json_str(r->params, "url"), allow,
-						strings(r->http_allow, allow));
+	in.url_allowed = is_http && act_http_url_allowed(ax_json_str(r->params, "url"), allow,
+							 (int)strings(r->http_allow, allow));
 	in.executed_last_hour = r->executed_last_hour;
 	in.max_per_hour = r->max_per_hour;
 	in.confidence = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r->payload,
@@ -508,7 +490,6 @@ static ax_err append_caused(struct act *a, redisContext *c, const struct ax_entr
 			    char *errbuf, size_t errlen)
 {
 	const char *p[1] = { e->id };
-	struct ax_entry n;
 	PGresult *res;
 	ax_err rc = AX_OK;
 	int i;
@@ -521,16 +502,9 @@ static ax_err append_caused(struct act *a, redisContext *c, const struct ax_entr
 		return AX_EIO;
 	}
 	ax_pg_rollback(a->pg); /* read only */
-	for (i = 0; i < PQntuples(res) && rc == AX_OK; i++) {
-		memset(&n, 0, sizeof(n));
-		n.v = (char *)AX_ENTRY_VERSION;
-		n.tenant = (char *)e->tenant;
-		n.id = PQgetvalue(res, i, 0);
-		n.kind = (char *)"notify";
-		n.trace = (char *)e->trace;
-		n.data = PQgetvalue(res, i, 1);
-		rc = ax_stream_add(c, AX_STREAM_ACTIONS, &n, NULL, 0, errbuf, errlen);
-	}
+	for (i = 0; i < PQntuples(res) && rc == AX_OK; i++)
+		rc = ax_action_append(c, e->tenant, PQgetvalue(res, i, 0), "notify", e->trace,
+				      PQgetvalue(res, i, 1), errbuf, errlen);
 	PQclear(res);
 	return rc;
 }
@@ -538,23 +512,8 @@ static ax_err append_caused(struct act *a, redisContext *c, const struct ax_entr
 static void publish(redisContext *c, const struct ax_entry *e, const struct rem *r,
 		    const char *status)
 {
-	cJSON *ev = cJSON_CreateObject();
-	char err[256], *s;
-
-	if (ev == NULL)
-		abort();
-	cJSON_AddStringToObject(ev, "type", "action.finished");
-	cJSON_AddStringToObject(ev, "tenant", e->tenant);
-	cJSON_AddStringToObject(ev, "action_id", e->id);
-	ax_json_add_str(ev, "incident_id", r->incident_id, 1);
-	ax_json_add_str(ev, "action", r->action, 1);
-	cJSON_AddStringToObject(ev, "status", status);
-	cJSON_AddStringToObject(ev, "trace", e->trace);
-	s = ax_json_print(ev);
-	cJSON_Delete(ev);
-	if (ax_publish_event(c, e->tenant, s, err, sizeof(err)) != AX_OK)
-		ax_log(AX_LOG_WARN, e->trace, e->tenant, "action event not published: %s", err);
-	free(s);
+	act_publish_finished(c, e->tenant, e->id, r->incident_id, "action", r->action, status,
+			     e->trace);
 }
 
 /* Step 2. */

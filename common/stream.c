@@ -657,3 +657,18 @@ ax_err ax_publish_event(redisContext *c, const char *tenant, const char *json,
 	freeReplyObject(r);
 	return AX_OK;
 }
+
+ax_err ax_action_append(redisContext *c, const char *tenant, const char *id, const char *kind,
+			const char *trace, const char *data, char *errbuf, size_t errlen)
+{
+	struct ax_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.v = (char *)AX_ENTRY_VERSION;
+	e.tenant = (char *)tenant;
+	e.id = (char *)id;
+	e.kind = (char *)kind;
+	e.trace = (char *)trace;
+	e.data = (char *)data;
+	return ax_stream_add(c, AX_STREAM_ACTIONS, &e, NULL, 0, errbuf, errlen);
+}

@@ -70,44 +70,19 @@ static void answer(struct ingest_api_call *c, int status, const char *error, con
 	cJSON_Delete(j);
 }
 
-static int uuid_shaped(const char *s)
-{
-	size_t i;
-
-	if (strlen(s) != 36)
-		return 0;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
 /* Append the action again: act takes it from the top, finds the decision
  * and runs the policy with it.  Idempotent on act's side (by action id). */
 static ax_err resume(redisContext **redis, const struct ax_config *cfg, const char *tenant,
 		     const char *action_id, const char *payload, const char *trace, char *err,
 		     size_t errlen)
 {
-	struct ax_entry e;
 	ax_err rc;
 
 	if (*redis == NULL)
 		*redis = ax_redis_connect(cfg->redis_url, cfg->redis_timeout_ms, err, errlen);
 	if (*redis == NULL)
 		return AX_EIO;
-	memset(&e, 0, sizeof(e));
-	e.v = (char *)AX_ENTRY_VERSION;
-	e.tenant = (char *)tenant;
-	e.id = (char *)action_id;
-	e.kind = (char *)"remediate";
-	e.trace = (char *)trace;
-	e.data = (char *)payload;
-	rc = ax_stream_add(*redis, AX_STREAM_ACTIONS, &e, NULL, 0, err, errlen);
+	rc = ax_action_append(*redis, tenant, action_id, "remediate", trace, payload, err, errlen);
 	if (rc != AX_OK && (*redis)->err) {
 		redisFree(*redis);
 		*redis = NULL;
@@ -125,7 +100,7 @@ void ingest_api_decide(struct ax_pg *pg, redisContext **redis, const struct ax_c
 	cJSON *detail, *ok;
 	int expired;
 
-	if (!uuid_shaped(c->id)) {
+	if (!ax_uuid_valid(c->id)) {
 		answer(c, 404, "not_found", "no approval %.64s", c->id);
 		return;
 	}

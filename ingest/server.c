@@ -1138,19 +1138,6 @@ static void api_submit(struct ingest_server *s, struct api_req *r)
 	s->inflight_requests++;
 }
 
-static int uuid_like(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n != 36)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-		      ((i == 8 || i == 13 || i == 18 || i == 23) && s[i] == '-')))
-			return 0;
-	return 1;
-}
-
 /* POST /v1/approvals/{id} {"decision":"approve"|"reject","comment":...}
  * with a bearer JWT of role operator or admin. */
 static void serve_approval_api(struct ingest_server *s, struct evhttp_request *req,
@@ -1292,12 +1279,14 @@ static void serve_approvals(struct ingest_server *s, struct evhttp_request *req,
 	size_t idlen = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
 	char id[AX_UUID_LEN];
 
-	if (!uuid_like(rest, idlen)) {
+	if (idlen == AX_UUID_LEN - 1) {
+		memcpy(id, rest, idlen);
+		id[idlen] = '\0';
+	}
+	if (idlen != AX_UUID_LEN - 1 || !ax_uuid_valid(id)) {
 		refuse(s, req, 0, 404, INGEST_R_NOT_FOUND, NULL, NULL, "no approval %.64s", rest);
 		return;
 	}
-	memcpy(id, rest, idlen);
-	id[idlen] = '\0';
 	if (slash == NULL)
 		serve_approval_api(s, req, m, id);
 	else if (strcmp(slash + 1, "approve") == 0 || strcmp(slash + 1, "reject") == 0)

@@ -1537,14 +1537,14 @@ static ax_err after_commit(struct unit *u, unsigned char *done)
 		const char *trace = PQgetisnull(u->pending, i, 3) ? "-" :
 								     PQgetvalue(u->pending, i, 3);
 
-		rc = reason_outbox_append(u->c, u->tenant, PQgetvalue(u->pending, i, 1),
+		rc = ax_action_append(u->c, u->tenant, PQgetvalue(u->pending, i, 1),
 					  PQgetvalue(u->pending, i, 4), trace,
 					  PQgetvalue(u->pending, i, 2), u->err, u->errlen);
 		if (rc != AX_OK)
 			return rc;
 	}
 	for (i = 0; i < u->nact; i++) {
-		rc = reason_outbox_append(u->c, u->tenant, u->acts[i].id, "notify",
+		rc = ax_action_append(u->c, u->tenant, u->acts[i].id, "notify",
 					  u->acts[i].it->e->trace, u->acts[i].payload, u->err,
 					  u->errlen);
 		if (rc != AX_OK)

@@ -197,21 +197,6 @@ static ax_err redis_ready(struct reason_agent *a, char *errbuf, size_t errlen)
 	return a->c != NULL ? AX_OK : AX_EIO;
 }
 
-ax_err reason_outbox_append(redisContext *c, const char *tenant, const char *id, const char *type,
-			    const char *trace, const char *payload, char *errbuf, size_t errlen)
-{
-	struct ax_entry e;
-
-	memset(&e, 0, sizeof(e));
-	e.v = (char *)AX_ENTRY_VERSION;
-	e.tenant = (char *)tenant;
-	e.id = (char *)id;
-	e.kind = (char *)type;
-	e.trace = (char *)trace;
-	e.data = (char *)payload;
-	return ax_stream_add(c, AX_STREAM_ACTIONS, &e, NULL, 0, errbuf, errlen);
-}
-
 /* ---------------------------------------------------------------- stage rows */
 
 /* Best effort, after COMMIT: a lost event is logged, never retried. */
@@ -786,7 +771,7 @@ static int finish(struct run *r)
 		return -1;
 	}
 	for (i = 0; i < PQntuples(res); i++)
-		if (reason_outbox_append(r->a->c, r->tenant, PQgetvalue(res, i, 0),
+		if (ax_action_append(r->a->c, r->tenant, PQgetvalue(res, i, 0),
 					 PQgetvalue(res, i, 1), r->trace, PQgetvalue(res, i, 2),
 					 r->err, r->errlen) != AX_OK) {
 			PQclear(res);

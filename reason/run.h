@@ -92,9 +92,4 @@ void reason_runner_stop(struct reason_runner *rr);
  * are appended by reason_llm_call). */
 extern const char REASON_SYSTEM_PROMPT[];
 
-/* XADD one action of the outbox to alexus:actions (entry kind = type). */
-ax_err reason_outbox_append(redisContext *c, const char *tenant, const char *id, const char *type,
-			    const char *trace, const char *payload, char *errbuf,
-			    size_t errlen) AX_MUSTCHECK;
-
 #endif /* REASON_RUN_H */

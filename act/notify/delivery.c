@@ -728,26 +728,10 @@ fail:
 void act_delivery_publish(redisContext *c, const char *tenant, const char *action_id,
 			  const struct act_settle *st)
 {
-	cJSON *ev;
-	char err[256], *s;
-
 	if (c == NULL || !st->settled)
 		return;
-	ev = cJSON_CreateObject();
-	if (ev == NULL)
-		abort();
-	cJSON_AddStringToObject(ev, "type", "action.finished");
-	cJSON_AddStringToObject(ev, "tenant", tenant);
-	cJSON_AddStringToObject(ev, "action_id", action_id);
-	ax_json_add_str(ev, "incident_id", st->incident_id[0] ? st->incident_id : NULL, 1);
-	ax_json_add_str(ev, "event", st->event[0] ? st->event : NULL, 1);
-	cJSON_AddStringToObject(ev, "status", st->status);
-	cJSON_AddStringToObject(ev, "trace", st->trace);
-	s = ax_json_print(ev);
-	cJSON_Delete(ev);
-	if (ax_publish_event(c, tenant, s, err, sizeof(err)) != AX_OK)
-		ax_log(AX_LOG_WARN, st->trace, tenant, "action event not published: %s", err);
-	free(s);
+	act_publish_finished(c, tenant, action_id, st->incident_id[0] ? st->incident_id : NULL,
+			     "event", st->event[0] ? st->event : NULL, st->status, st->trace);
 }
 
 /* XADD one dead target to alexus:dlq in the format of ax_dead_letter,

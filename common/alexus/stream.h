@@ -51,6 +51,15 @@ redisContext *ax_redis_connect(const char *url, int timeout_ms, char *errbuf, si
 ax_err ax_stream_add(redisContext *c, const char *stream, const struct ax_entry *e,
 		     char *out_id, size_t out_len, char *errbuf, size_t errlen) AX_MUSTCHECK;
 
+/* One action of the outbox onto alexus:actions: an entry of kind kind
+ * (notify, remediate) for action id of tenant, data its payload.  Every
+ * writer of actions (reason's stages, act's own notifications, ingest's
+ * approval decisions) appends through this, after the COMMIT that wrote
+ * the row; act is idempotent by action id, so appending again is safe. */
+ax_err ax_action_append(redisContext *c, const char *tenant, const char *id, const char *kind,
+			const char *trace, const char *data, char *errbuf,
+			size_t errlen) AX_MUSTCHECK;
+
 /* XGROUP CREATE stream group 0 MKSTREAM; an existing group is fine. */
 ax_err ax_group_ensure(redisContext *c, const char *stream, const char *group,
 		       char *errbuf, size_t errlen) AX_MUSTCHECK;
