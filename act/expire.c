@@ -1,4 +1,7 @@
-/* expire.c - approvals nobody decided in time.  Expired means rejected
+/* expire.c - approvals nobody decided in time, and decided ones whose
+ * action never moved on (act_resume_decided, at the end).
+ *
+ * Approvals nobody decided in time.  Expired means rejected
  * (issue 6): the approval's decision becomes 'expired' (decided_by
  * 'act'), its action -- if it is still waiting ('pending') -- 'skipped'
  * with result {"reason": "approval expired"}, an audit row
@@ -125,5 +128,48 @@ ax_err act_expire_approvals(struct act_job *jb)
 		act_job_abort(jb);
 		return AX_EIO;
 	}
+	return act_job_commit(jb);
+}
+
+/* ---------------------------------------------------------------- resume */
+
+/* Decided approvals whose remediate action never moved on.  The join is
+ * driven by actions_remediate_pending (0021), a small set per tenant. */
+static const char Q_UNRESUMED[] =
+	"SELECT x.id, x.payload::text, coalesce(x.trace, '-'), ap.decision "
+	"FROM actions x JOIN approvals ap ON ap.action_id = x.id "
+	"WHERE x.status = 'pending' AND x.type = 'remediate' "
+	"AND ap.decision IN ('approved', 'rejected') "
+	"AND ap.decided_at <= now() - make_interval(secs => $1) "
+	"ORDER BY x.id LIMIT $2";
+
+ax_err act_resume_decided(struct act_job *jb)
+{
+	char after[16], lim[16];
+	const char *p[2] = { after, lim };
+	PGresult *res;
+	int i;
+
+	if (act_job_begin(jb) != AX_OK)
+		return AX_EIO;
+	snprintf(after, sizeof(after), "%d", ACT_RESUME_AFTER_S);
+	snprintf(lim, sizeof(lim), "%d", ACT_JOBS_ROWS);
+	res = act_job_q(jb, Q_UNRESUMED, 2, p);
+	if (res == NULL) {
+		act_job_abort(jb);
+		return AX_EIO;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *trace = PQgetvalue(res, i, 2);
+
+		ax_log(AX_LOG_WARN, trace, jb->tenant,
+		       "action %s: %s %d s ago and still pending: appended again",
+		       PQgetvalue(res, i, 0), PQgetvalue(res, i, 3), ACT_RESUME_AFTER_S);
+		act_job_append(jb, "remediate", PQgetvalue(res, i, 0), trace,
+			       PQgetvalue(res, i, 1));
+	}
+	PQclear(res);
+	/* Nothing written: the commit only releases the snapshot and runs
+	 * the appends. */
 	return act_job_commit(jb);
 }

@@ -206,7 +206,7 @@ static redisReply *cmd(struct act_jobs *j, int argc, const char **argv, char *er
 static void acquire(struct act_jobs *j)
 {
 	char ttl[24], err[256];
-	const char *argv[] = { "SET", ACT_JOBS_LEADER_KEY, j->value, "NX", "PX", ttl };
+	const char *argv[] = { "SET", AX_KEY_JOBS_LEADER, j->value, "NX", "PX", ttl };
 	long long t0 = mono_ms();
 	redisReply *r;
 
@@ -224,7 +224,7 @@ static void acquire(struct act_jobs *j)
 		j->next_renew = t0 + j->cfg->leader_ttl_ms / 3;
 		j->next_run = t0;
 		j->recover = 1;
-		ax_info("jobs: leading as %s (lock %s, ttl %d ms)", j->value, ACT_JOBS_LEADER_KEY,
+		ax_info("jobs: leading as %s (lock %s, ttl %d ms)", j->value, AX_KEY_JOBS_LEADER,
 			j->cfg->leader_ttl_ms);
 	}
 	freeReplyObject(r);
@@ -233,7 +233,7 @@ static void acquire(struct act_jobs *j)
 static void renew(struct act_jobs *j)
 {
 	char ttl[24], err[256];
-	const char *argv[] = { "EVAL", RENEW_LUA, "1", ACT_JOBS_LEADER_KEY, j->value, ttl };
+	const char *argv[] = { "EVAL", RENEW_LUA, "1", AX_KEY_JOBS_LEADER, j->value, ttl };
 	long long t0 = mono_ms();
 	redisReply *r;
 
@@ -260,7 +260,7 @@ static void maybe_renew(struct act_jobs *j)
 
 static void release(struct act_jobs *j)
 {
-	const char *argv[] = { "EVAL", RELEASE_LUA, "1", ACT_JOBS_LEADER_KEY, j->value };
+	const char *argv[] = { "EVAL", RELEASE_LUA, "1", AX_KEY_JOBS_LEADER, j->value };
 	char err[256];
 	redisReply *r;
 
@@ -278,12 +278,12 @@ static void release(struct act_jobs *j)
 }
 
 /* Append one job action, unless it was appended before.  AX_OK either way. */
-static ax_err append(struct act_jobs *j, const char *tenant, const char *id, const char *trace,
-		     const char *payload, char *errbuf, size_t errlen)
+static ax_err append(struct act_jobs *j, const char *tenant, const char *kind, const char *id,
+		     const char *trace, const char *payload, char *errbuf, size_t errlen)
 {
 	char key[AX_KEY_MAX], ttl[24];
 	const char *argv[] = { "EVAL", APPEND_LUA, "2", AX_STREAM_ACTIONS, key, ttl,
-			       AX_ENTRY_VERSION, tenant, id, "notify", trace, payload };
+			       AX_ENTRY_VERSION, tenant, id, kind, trace, payload };
 	redisReply *r;
 
 	if (ax_key(key, sizeof(key), tenant, ACT_JOBS_OUTBOX_KIND, id) < 0) {
@@ -300,7 +300,7 @@ static ax_err append(struct act_jobs *j, const char *tenant, const char *id, con
 
 /* ---------------------------------------------------------------- one job */
 
-static void out_push(struct act_job *jb, int is_action, const char *id, const char *trace,
+static void out_push(struct act_job *jb, const char *kind, const char *id, const char *trace,
 		     const char *text)
 {
 	struct act_job_out *o;
@@ -310,7 +310,7 @@ static void out_push(struct act_job *jb, int is_action, const char *id, const ch
 		jb->out = ax_xrealloc(jb->out, jb->capout * sizeof(*jb->out));
 	}
 	o = &jb->out[jb->nout++];
-	o->is_action = is_action;
+	o->kind = kind;
 	o->id = ax_xstrdup(id);
 	o->trace = ax_xstrdup(trace);
 	o->text = ax_xstrdup(text);
@@ -366,10 +366,10 @@ static void flush(struct act_job *jb)
 
 		if (j == NULL)
 			break;
-		if (o->is_action) {
+		if (o->kind != NULL) {
 			int down = j->c == NULL && ensure_redis(j) != 0;
 
-			if (down || append(j, jb->tenant, o->id, o->trace, o->text, err,
+			if (down || append(j, jb->tenant, o->kind, o->id, o->trace, o->text, err,
 					   sizeof(err)) != AX_OK) {
 				ax_log(AX_LOG_WARN, o->trace, jb->tenant,
 				       "jobs: action %s not appended yet (%s): re-appended later",
@@ -404,7 +404,7 @@ ax_err act_job_commit(struct act_job *jb)
 		return rc;
 	}
 	for (i = 0; i < jb->nout; i++)
-		nact += jb->out[i].is_action;
+		nact += jb->out[i].kind != NULL;
 	if (nact > 0) {
 		/* Per tenant, so a test can crash exactly after its own
 		 * tenant's commit whatever else is due. */
@@ -420,7 +420,13 @@ ax_err act_job_commit(struct act_job *jb)
 
 void act_job_event(struct act_job *jb, const char *json)
 {
-	out_push(jb, 0, "", "-", json);
+	out_push(jb, NULL, "", "-", json);
+}
+
+void act_job_append(struct act_job *jb, const char *kind, const char *id, const char *trace,
+		    const char *payload)
+{
+	out_push(jb, kind, id, trace, payload);
 }
 
 void act_job_stage(struct act_job *jb, const char *incident_id, const char *stage,
@@ -446,7 +452,7 @@ void act_job_stage(struct act_job *jb, const char *incident_id, const char *stag
 	cJSON_AddItemToObject(o, "output", copy);
 	text = ax_json_print(o);
 	cJSON_Delete(o);
-	out_push(jb, 0, "", trace, text);
+	out_push(jb, NULL, "", trace, text);
 	free(text);
 }
 
@@ -493,7 +499,7 @@ ax_err act_job_notify(struct act_job *jb, const char *incident_id, const char *e
 
 		ax_store_action(jb->w, &row);
 	}
-	out_push(jb, 1, id, trace, text);
+	out_push(jb, "notify", id, trace, text);
 	free(text);
 	return AX_OK;
 }
@@ -571,7 +577,8 @@ static ax_err recover_outbox(struct act_jobs *j)
 				break;
 			}
 			for (k = 0; k < PQntuples(res) && rc == AX_OK; k++) {
-				rc = append(j, tenant, PQgetvalue(res, k, 0), PQgetvalue(res, k, 2),
+				rc = append(j, tenant, "notify", PQgetvalue(res, k, 0),
+					    PQgetvalue(res, k, 2),
 					    PQgetvalue(res, k, 1), err, sizeof(err));
 				snprintf(last, sizeof(last), "%s", PQgetvalue(res, k, 0));
 				n += rc == AX_OK;
@@ -598,6 +605,7 @@ static const struct {
 	{ "quality gate (verify)", act_gate_verify },
 	{ "escalation", act_escalate },
 	{ "approval expiry", act_expire_approvals },
+	{ "approval resume", act_resume_decided },
 };
 
 static void run_tenant(struct act_jobs *j, const char *tenant)

@@ -21,10 +21,6 @@
 #include "alexus/pg.h"
 #include "alexus/store.h"
 
-/* The leader lock (proto/keys.md).  A global key: the jobs of every
- * tenant have one leader.
- * XXX(s5-jobs): belongs with the other global names in common/alexus/keys.h. */
-#define ACT_JOBS_LEADER_KEY "alexus:jobs:leader"
 /* Key kind of the idempotent outbox append: t:{tenant}:outbox:<action id>. */
 #define ACT_JOBS_OUTBOX_KIND "outbox"
 /* How long an outbox claim stays: a pending job action is appended at
@@ -54,7 +50,7 @@ void act_jobs_stop(struct act_jobs *j);
 /* What runs after COMMIT: an action to append to alexus:actions, or an
  * event to publish.  Strings owned. */
 struct act_job_out {
-	int is_action;
+	const char *kind;  /* the entry's kind ("notify", "remediate"); NULL: an event */
 	char *id;          /* action id */
 	char *trace;
 	char *text;        /* the action's payload, or the event's JSON */
@@ -105,6 +101,11 @@ ax_err act_job_audit(struct act_job *jb, const char *action, const char *subject
 		     const cJSON *detail, const char *trace) AX_MUSTCHECK;
 /* An event (JSON text, copied) published after COMMIT. */
 void act_job_event(struct act_job *jb, const char *json);
+/* An existing action (id, its kind, trace and payload text: copied)
+ * appended to alexus:actions after COMMIT -- once per ACT_JOBS_OUTBOX_TTL_MS
+ * (the outbox key), so a job that finds it again appends nothing. */
+void act_job_append(struct act_job *jb, const char *kind, const char *id, const char *trace,
+		    const char *payload);
 
 /* ---------------------------------------------------------------- the jobs
  *
@@ -126,6 +127,14 @@ ax_err act_gate_verify(struct act_job *jb) AX_MUSTCHECK;
 ax_err act_escalate(struct act_job *jb) AX_MUSTCHECK;
 /* expire.c: pending approvals past expires_at. */
 ax_err act_expire_approvals(struct act_job *jb) AX_MUSTCHECK;
+/* expire.c: remediate actions still pending ACT_RESUME_AFTER_S after
+ * their approval was decided (the decider's append to alexus:actions
+ * failed): appended again, so act runs the policy with the decision. */
+ax_err act_resume_decided(struct act_job *jb) AX_MUSTCHECK;
+/* Seconds a decided approval's action may wait for the decider's own
+ * append before the jobs append it.  jobs_due_tenants() (0021) uses the
+ * same figure: change both together. */
+#define ACT_RESUME_AFTER_S 60
 
 /* ---------------------------------------------------------------- escalation policy */
 

@@ -15,6 +15,8 @@
 #define AX_GROUP_ACT "act"
 
 #define AX_KEY_WHTOKEN_PREFIX "alexus:whtoken:"
+/* act's periodic jobs: the one global lock their leader holds (act/jobs.c). */
+#define AX_KEY_JOBS_LEADER "alexus:jobs:leader"
 
 #define AX_TENANT_MAX 63    /* longest tenant id */
 #define AX_KEY_MAX 512      /* longest key the helper builds */

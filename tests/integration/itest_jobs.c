@@ -22,6 +22,8 @@
  *   5. Approval expiry: expired -> decision 'expired', action skipped,
  *      audit row, approval.expired on the tenant's channel; one not yet
  *      due, one decided and one whose action already runs are left alone.
+ *   5b. A decided approval whose action was never appended again: the
+ *      jobs append it once after a minute, act runs the policy with it.
  *   6. Two act replicas: each effect exactly once; kill -9 the leader and
  *      the other takes over within the lock's TTL, then does the work.
  *   7. A crash between an escalation's COMMIT and its XADD (failpoint):
@@ -49,7 +51,7 @@
 
 #define WAIT_MS 20000
 #define TTL_MS 1500
-#define LEADER_KEY "alexus:jobs:leader"   /* act/jobs.h, proto/keys.md */
+#define LEADER_KEY AX_KEY_JOBS_LEADER
 
 /* The first column of sql ($1 = p1, $2 = p2; NULL: none) for tenant t
  * is want. */
@@ -641,6 +643,90 @@ static void test_approval_expiry(void **state)
 	stop_clean(&acts[0]);
 }
 
+
+/* ---------------------------------------------------------------- 5b */
+
+/* A decided approval whose action nobody appended again (the decider's
+ * XADD failed): appended once by the jobs after ACT_RESUME_AFTER_S (60 s),
+ * so act runs the policy with the decision.  One approved (an HTTP action
+ * to an allowlisted port nothing listens on: executed, fails), one
+ * rejected (refused by the 'rejected' rule), one decided just now (left
+ * for the decider: still pending, never appended). */
+static void approval_decided(const char *t, struct approval *a, const char *decision,
+			     const char *ago)
+{
+	const char *pa[1] = { a->action };
+	const char *pp[4] = { a->id, a->action, decision, ago };
+
+	ax_uuid7(a->action);
+	ax_uuid7(a->id);
+	PQclear(h_pg_q(app, t, "INSERT INTO actions (tenant_id, id, type, status, payload, trace) "
+			       "VALUES (app_tenant(), $1, 'remediate', 'pending', "
+			       "'{\"type\": \"remediate\", \"action\": \"http\", \"params\": "
+			       "{\"url\": \"http://127.0.0.1:9/hook\", \"method\": \"POST\"}}', "
+			       "'0123456789abcdef0123456789abcdef')", 1, pa));
+	PQclear(h_pg_q(app, t, "INSERT INTO approvals (tenant_id, id, action_id, requested_by, "
+			       "requested_at, expires_at, decision, decided_by, decided_at) "
+			       "VALUES (app_tenant(), $1, $2, 'act', now() - interval '10 minutes', "
+			       "now() + interval '1 hour', $3, 'tester', now() - $4::interval)",
+		       4, pp));
+}
+
+/* Entries of alexus:actions whose id is action. */
+static int entries_of(const char *action)
+{
+	redisReply *r = redisCommand(redis, "XRANGE %s - +", AX_STREAM_ACTIONS);
+	size_t i, k;
+	int n = 0;
+
+	assert_non_null(r);
+	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+	for (i = 0; i < r->elements; i++) {
+		redisReply *f = r->element[i]->element[1];
+
+		for (k = 0; k + 1 < f->elements; k += 2)
+			if (strcmp(f->element[k]->str, "id") == 0 &&
+			    strcmp(f->element[k + 1]->str, action) == 0)
+				n++;
+	}
+	freeReplyObject(r);
+	return n;
+}
+
+static void test_approval_resume(void **state)
+{
+	struct approval yes, no, fresh;
+	char t[64];
+	(void)state;
+
+	h_tenant_new("resume", NULL, t);
+	PQclear(h_pg_q(app, t, "INSERT INTO tenant_settings (tenant_id, autonomy, "
+			       "http_action_allowlist) VALUES (app_tenant(), 'approval', "
+			       "'{http://127.0.0.1:9/}')", 0, NULL));
+	approval_decided(t, &yes, "approved", "2 minutes");
+	approval_decided(t, &no, "rejected", "2 minutes");
+	approval_decided(t, &fresh, "approved", "0 seconds");
+	start_act(0, "jobs-resume", 172800, NULL);
+
+	wait_q(t, "SELECT count(*) FROM actions WHERE id IN ($1::uuid, $2::uuid) "
+		  "AND status <> 'pending' AND status <> 'running'", yes.action, no.action, 2);
+	EXPECT(t, 1, "SELECT count(*) FROM actions WHERE id = $1::uuid AND status = 'failed' "
+		     "AND result->>'rule' = 'approved'", yes.action, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM actions WHERE id = $1::uuid AND status = 'skipped' "
+		     "AND result->>'rule' = 'rejected'", no.action, NULL);
+	EXPECT(t, 1, "SELECT count(*) FROM audit_log WHERE action = 'policy.decision' "
+		     "AND subject = 'action:' || $1 AND detail->>'rule' = 'approved'",
+	       yes.action, NULL);
+	stop_clean(&acts[0]);
+	/* Appended once each (the outbox key), the fresh one never. */
+	assert_int_equal(entries_of(yes.action), 1);
+	assert_int_equal(entries_of(no.action), 1);
+	assert_int_equal(entries_of(fresh.action), 0);
+	EXPECT(t, 1, "SELECT count(*) FROM actions WHERE id = $1::uuid AND status = 'pending'",
+	       fresh.action, NULL);
+	assert_true(audit_chain_ok(t));
+}
+
 /* ---------------------------------------------------------------- 6 */
 
 static long long mono_ms(void)
@@ -750,6 +836,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_flapping, after_each),
 		cmocka_unit_test_teardown(test_escalation, after_each),
 		cmocka_unit_test_teardown(test_approval_expiry, after_each),
+		cmocka_unit_test_teardown(test_approval_resume, after_each),
 		cmocka_unit_test_teardown(test_two_replicas, after_each),
 		cmocka_unit_test_teardown(test_crash_after_commit, after_each),
 	};
