@@ -65,6 +65,7 @@ static const struct {
 	{ "incident.diagnosed", "Incident diagnosed" },
 	{ "incident.clarify", "Incident needs clarification" },
 	{ "incident.escalated", "Incident escalated" },
+	{ "incident.reopened", "Incident reopened" },
 	{ "incident.acknowledged", "Incident acknowledged" },
 	{ "approval.requested", "Approval requested" },
 	{ "action.executed", "Action executed" },
@@ -320,6 +321,8 @@ cJSON *act_template_doc(const struct act_event *ev)
 	add_copy(d, "approval", ap);
 	add_copy(d, "result", act_event_obj(ev, "result"));
 	add_copy(d, "analysis", act_event_obj(ev, "analysis"));
+	add_copy(d, "escalation", act_event_obj(ev, "escalation"));
+	add_copy(d, "resolution", act_event_obj(ev, "resolution"));
 	ax_json_add_str(links, "incident", url, 1);
 	ax_json_add_str(links, "approve", ax_json_str(ap, "approve_url"), 1);
 	ax_json_add_str(links, "reject", ax_json_str(ap, "reject_url"), 1);

@@ -33,9 +33,14 @@
 #include "alexus/mem.h"
 
 char *act_webhook_body(const char *event, const char *tenant, const char *action_id,
-		       const char *trace, const cJSON *incident)
+		       const char *trace, const cJSON *incident, const cJSON *payload)
 {
+	/* What the event adds to the incident, copied as the action has it
+	 * (proto/action.schema.json); anything else in the payload is act's. */
+	static const char *const details[] = { "analysis",   "approval",       "result",
+					       "escalation", "regressed_from", "resolution" };
 	cJSON *o = cJSON_CreateObject(), *inc;
+	size_t i;
 	char *s;
 
 	if (o == NULL)
@@ -48,6 +53,16 @@ char *act_webhook_body(const char *event, const char *tenant, const char *action
 	if (inc == NULL)
 		abort();
 	cJSON_AddItemToObject(o, "incident", inc);
+	for (i = 0; i < sizeof(details) / sizeof(details[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, details[i]);
+		cJSON *c;
+
+		if (v == NULL || cJSON_IsNull(v))
+			continue;
+		if ((c = cJSON_Duplicate(v, 1)) == NULL)
+			abort();
+		cJSON_AddItemToObject(o, details[i], c);
+	}
 	s = ax_json_print(o);
 	cJSON_Delete(o);
 	return s;
@@ -201,7 +216,7 @@ void act_webhook_legacy_send(const struct act_event *ev, const char *url,
 {
 	struct act_webhook_result r;
 	char *body = act_webhook_body(ev->event, ev->tenant, ev->action_id, ev->trace,
-				      ev->incident);
+				      ev->incident, ev->payload);
 
 	memset(out, 0, sizeof(*out));
 	(void)act_url_host(url, out->host, sizeof(out->host));
@@ -240,7 +255,7 @@ void act_webhook_channel_send(const struct act_send *s, struct act_outcome *out)
 	body = act_render(s->config, ev, 1);
 	if (body == NULL)
 		body = act_webhook_body(ev->event, ev->tenant, ev->action_id, ev->trace,
-					ev->incident);
+					ev->incident, ev->payload);
 	rc = ax_httpc_post(s->credential, headers, body, strlen(body), s->timeout_ms, &resp, err,
 			   sizeof(err));
 	free(body);

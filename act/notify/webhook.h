@@ -51,9 +51,11 @@ struct act_webhook_result {
 };
 
 /* The request body; free() the result.  incident is copied (NULL gives
- * null). */
+ * null), then whichever of the action payload's event details it has
+ * (analysis, approval, result, escalation, regressed_from, resolution;
+ * payload may be NULL). */
 char *act_webhook_body(const char *event, const char *tenant, const char *action_id,
-		       const char *trace, const cJSON *incident);
+		       const char *trace, const cJSON *incident, const cJSON *payload);
 
 /* "Name: value" into buf, dropping control characters from value so a
  * stored string can never split the header block.  Returns buf. */

@@ -114,21 +114,33 @@ static void expect_json(cJSON *j, const char *want)
 static void test_body(void **state)
 {
 	cJSON *inc = cJSON_Parse("{\"id\":\"0b6f7c1e-8a51-4f7e-9a1e-5d2c3b4a6f70\",\"status\":\"open\"}");
+	cJSON *pl;
 	char *b;
 	(void)state;
 
 	b = act_webhook_body("incident.opened", "acme", "7d1c4a52-3e0f-4b8e-a1d2-9c8b7a6f5e4d",
-			     "4bf92f3577b34da6a3ce929d0e0e4736", inc);
+			     "4bf92f3577b34da6a3ce929d0e0e4736", inc, NULL);
 	assert_string_equal(b, "{\"event\":\"incident.opened\",\"tenant\":\"acme\",\"action_id\":"
 			       "\"7d1c4a52-3e0f-4b8e-a1d2-9c8b7a6f5e4d\",\"trace\":"
 			       "\"4bf92f3577b34da6a3ce929d0e0e4736\",\"incident\":{\"id\":"
 			       "\"0b6f7c1e-8a51-4f7e-9a1e-5d2c3b4a6f70\",\"status\":\"open\"}}");
 	free(b);
 	cJSON_Delete(inc);
-	b = act_webhook_body("incident.resolved", "acme", "x", NULL, NULL);
+	b = act_webhook_body("incident.resolved", "acme", "x", NULL, NULL, NULL);
 	assert_string_equal(b, "{\"event\":\"incident.resolved\",\"tenant\":\"acme\",\"action_id\":"
 			       "\"x\",\"trace\":null,\"incident\":null}");
 	free(b);
+	/* The event's details follow the incident; act's own fields do not. */
+	pl = cJSON_Parse("{\"type\":\"notify\",\"channel\":\"webhook\",\"signal_id\":null,"
+			 "\"escalation\":{\"level\":2,\"previous\":1,\"step\":{\"level\":2,"
+			 "\"after_s\":1800}},\"result\":null}");
+	assert_non_null(pl);
+	b = act_webhook_body("incident.escalated", "acme", "x", NULL, NULL, pl);
+	assert_string_equal(b, "{\"event\":\"incident.escalated\",\"tenant\":\"acme\",\"action_id\":"
+			       "\"x\",\"trace\":null,\"incident\":null,\"escalation\":{\"level\":2,"
+			       "\"previous\":1,\"step\":{\"level\":2,\"after_s\":1800}}}");
+	free(b);
+	cJSON_Delete(pl);
 }
 
 static void test_header_line(void **state)

@@ -132,6 +132,35 @@ static void test_headline_and_url(void **state)
 	cJSON_Delete(f.payload);
 }
 
+/* Every event the action contract names (proto/action.schema.json) has a
+ * human label, so no notification's headline is a bare event name. */
+static void test_every_event_labelled(void **state)
+{
+	char *text = slurp("proto/action.schema.json");
+	cJSON *schema, *ev, *e;
+	int n = 0;
+	(void)state;
+
+	schema = cJSON_Parse(text);
+	free(text);
+	assert_non_null(schema);
+	ev = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(schema, "properties"), "event"),
+		"enum");
+	assert_true(cJSON_IsArray(ev));
+	cJSON_ArrayForEach(e, ev) {
+		const char *label = act_event_label(e->valuestring);
+
+		if (strcmp(label, e->valuestring) == 0)
+			fail_msg("event %s has no label in act/notify/message.c", e->valuestring);
+		n++;
+	}
+	assert_true(n >= 8);
+	assert_string_equal(act_event_label("incident.reopened"), "Incident reopened");
+	cJSON_Delete(schema);
+}
+
 static void test_headline_drops_controls(void **state)
 {
 	cJSON *p = cJSON_Parse("{\"event\":\"incident.opened\",\"incident\":{\"title\":"
@@ -396,6 +425,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_init),
 		cmocka_unit_test(test_headline_and_url),
+		cmocka_unit_test(test_every_event_labelled),
 		cmocka_unit_test(test_headline_drops_controls),
 		cmocka_unit_test(test_plain_text),
 		cmocka_unit_test(test_template_doc_and_render),

@@ -114,7 +114,8 @@ static void test_channel_send(void **state)
 	assert_string_equal(q->path, "/hooks/alexus?token=s3cret");
 	check_headers(q, &f);
 	/* byte for byte the legacy body */
-	legacy = act_webhook_body(f.ev.event, "acme", f.ev.action_id, TRACE, f.ev.incident);
+	legacy = act_webhook_body(f.ev.event, "acme", f.ev.action_id, TRACE, f.ev.incident,
+				  f.ev.payload);
 	assert_string_equal(q->body, legacy);
 	free(legacy);
 
