@@ -7,7 +7,9 @@
  * read with EVBUFFER_EOL_CRLF_STRICT: SMTP ends lines with CRLF, and a
  * sender's bare LF then stays inside the recorded data for the test to
  * see.  AUTH payloads are base64, decoded with libsodium, which every test
- * binary links already. */
+ * binary links already.  STARTTLS (smtp_offer_starttls) puts an OpenSSL
+ * filter bufferevent over the session's socket bufferevent after the 220,
+ * as RFC 3207 has it: the session then starts over (EHLO again). */
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -24,8 +26,10 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <openssl/ssl.h>
 #include <sodium.h>
 
 #include "smtp.h"
@@ -47,6 +51,8 @@ struct smtp_server {
 	int port;
 	char user[128], pass[128];
 	int need_auth;
+	SSL_CTX *tls;                 /* STARTTLS offered, else NULL */
+	int starttls, handshakes;     /* STARTTLS commands, and TLS sessions established */
 	int script[V_N][SCRIPT_MAX];
 	int nscript[V_N];
 	struct smtp_msg msgs[SMTP_MAX];
@@ -64,6 +70,7 @@ struct session {
 	int authed;
 	char mech[16], user[128], pass[128];
 	int msg;                      /* transaction in progress, -1 for none */
+	int tls;                      /* the session switched to TLS */
 	char *data;
 	size_t len, cap;
 	int closing;
@@ -225,6 +232,42 @@ static void data_line(struct session *x, const char *line, size_t n)
 	data_append(x, line, n);
 }
 
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* RFC 3207: 220, then the TLS handshake on the same connection, then a
+ * fresh session (no HELO, no login, no transaction carried over). */
+static void starttls(struct session *x)
+{
+	struct smtp_server *s = x->s;
+	struct bufferevent *tls;
+
+	pthread_mutex_lock(&s->mu);
+	s->starttls++;
+	pthread_mutex_unlock(&s->mu);
+	if (s->tls == NULL || x->tls) {
+		reply(x, "454 4.7.0 TLS not available");
+		return;
+	}
+	reply(x, "220 2.0.0 Ready to start TLS");
+	/* The 220 is in the socket bufferevent's output, ahead of anything
+	 * the filter writes. */
+	tls = bufferevent_openssl_filter_new(s->base, x->bev, SSL_new(s->tls),
+					     BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tls == NULL) {
+		x->closing = 1;
+		return;
+	}
+	x->bev = tls;
+	x->tls = 1;
+	x->helo[0] = '\0';
+	x->authed = 0;
+	end_msg(x, -1);
+	bufferevent_setcb(tls, on_read, on_write, on_event, x);
+	bufferevent_enable(tls, EV_READ | EV_WRITE);
+}
+
 static void command(struct session *x, char *line)
 {
 	struct smtp_server *s = x->s;
@@ -249,10 +292,12 @@ static void command(struct session *x, char *line)
 		snprintf(x->helo, sizeof(x->helo), "%s", arg);
 		if (verb[0] == 'H')
 			reply(x, "250 localhost");
-		else if (s->need_auth)
-			reply(x, "250-localhost\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME");
 		else
-			reply(x, "250-localhost\r\n250 8BITMIME");
+			reply(x, "250-localhost\r\n%s%s250 8BITMIME",
+			      s->tls != NULL && !x->tls ? "250-STARTTLS\r\n" : "",
+			      s->need_auth ? "250-AUTH PLAIN LOGIN\r\n" : "");
+	} else if (strcmp(verb, "STARTTLS") == 0) {
+		starttls(x);
 	} else if (strcmp(verb, "AUTH") == 0) {
 		if ((code = scripted(s, V_AUTH)) != 0) {
 			fail_reply(x, code);
@@ -305,6 +350,7 @@ static void command(struct session *x, char *line)
 			snprintf(m->pass, sizeof(m->pass), "%s", x->pass);
 		}
 		addr_of(arg, m->from, sizeof(m->from));
+		m->tls = x->tls;
 		pthread_mutex_unlock(&s->mu);
 		if ((code = scripted(s, V_MAIL)) != 0) {
 			fail_reply(x, code);
@@ -420,7 +466,14 @@ static void on_write(struct bufferevent *bev, void *arg)
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
+	struct session *x = arg;
+
 	(void)bev;
+	if ((what & BEV_EVENT_CONNECTED) && x->tls) {
+		pthread_mutex_lock(&x->s->mu);
+		x->s->handshakes++;
+		pthread_mutex_unlock(&x->s->mu);
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
 		session_free(arg);
 }
@@ -508,6 +561,7 @@ void smtp_stop(struct smtp_server *s)
 	event_base_free(s->base);
 	for (i = 0; i < s->n; i++)
 		free(s->msgs[i].data);
+	SSL_CTX_free(s->tls);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
@@ -524,6 +578,29 @@ void smtp_require_auth(struct smtp_server *s, const char *user, const char *pass
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	snprintf(s->pass, sizeof(s->pass), "%s", pass);
 	s->need_auth = 1;
+	pthread_mutex_unlock(&s->mu);
+}
+
+int smtp_offer_starttls(struct smtp_server *s, const char *cert_pem, const char *key_pem)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL || SSL_CTX_use_certificate_chain_file(ctx, cert_pem) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key_pem, SSL_FILETYPE_PEM) != 1) {
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->tls = ctx;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+void smtp_tls_counts(struct smtp_server *s, int *starttls, int *handshakes)
+{
+	pthread_mutex_lock(&s->mu);
+	*starttls = s->starttls;
+	*handshakes = s->handshakes;
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -1,8 +1,8 @@
 /* smtp.h - a local SMTP receiver standing in for a mail server in tests.
  *
  * It speaks the part of SMTP a sender needs (RFC 5321): the greeting,
- * EHLO/HELO, AUTH PLAIN and AUTH LOGIN (offered only after
- * smtp_require_auth), MAIL FROM, RCPT TO, DATA with dot-unstuffing, RSET,
+ * EHLO/HELO, STARTTLS (offered only after smtp_offer_starttls), AUTH
+ * PLAIN and AUTH LOGIN (offered only after smtp_require_auth), MAIL FROM, RCPT TO, DATA with dot-unstuffing, RSET,
  * NOOP and QUIT, on 127.0.0.1 and a port of its own, from its own libevent
  * loop on a thread.  Every mail transaction (from MAIL FROM on) is
  * recorded with its envelope, its login and its message, and the reply
@@ -23,6 +23,7 @@ struct smtp_msg {
 	char from[256];           /* MAIL FROM's address, without the brackets */
 	char rcpt[SMTP_RCPT_MAX][256]; /* RCPT TO's addresses, accepted or not */
 	int nrcpt;
+	int tls;                  /* the session had switched to TLS (STARTTLS) */
 	char *data;               /* the message as received, dot-unstuffed, CRLFs kept,
 	                           * without the final ".": NUL-terminated */
 	size_t data_len;
@@ -40,6 +41,13 @@ int smtp_port(const struct smtp_server *s);
 /* Offer AUTH PLAIN LOGIN and refuse MAIL FROM (530) until a session has
  * logged in with exactly user and pass (others get 535). */
 void smtp_require_auth(struct smtp_server *s, const char *user, const char *pass);
+
+/* Offer STARTTLS with this certificate chain and key (PEM files): the
+ * session switches to TLS after the 220 and starts over.  0, or -1 when
+ * OpenSSL refused the files. */
+int smtp_offer_starttls(struct smtp_server *s, const char *cert_pem, const char *key_pem);
+/* STARTTLS commands received, and TLS handshakes that completed. */
+void smtp_tls_counts(struct smtp_server *s, int *starttls, int *handshakes);
 
 /* Answer the next n commands of verb -- "EHLO", "AUTH", "MAIL", "RCPT",
  * "DATA" (instead of the 354) or "." (the end of the data) -- with code

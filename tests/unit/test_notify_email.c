@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "../../act/notify/email.h"
@@ -32,6 +33,7 @@
 #include "alexus/httpc.h"
 #include "alexus/json.h"
 #include "alexus/mem.h"
+#include "receiver.h"
 #include "smtp.c"
 
 #define PUBLIC "https://alexus.example.com"
@@ -360,6 +362,119 @@ static void test_send_no_server(void **state)
 	cJSON_Delete(f.payload);
 }
 
+struct body {
+	const char *p;
+	size_t left;
+};
+
+static size_t body_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct body *b = arg;
+	size_t k = size * n < b->left ? size * n : b->left;
+
+	memcpy(buf, b->p, k);
+	b->p += k;
+	b->left -= k;
+	return k;
+}
+
+/* config.tls.  "required" never sends a message in clear: a server that
+ * offers no STARTTLS gets no transaction, and one whose certificate is
+ * not trusted gets the STARTTLS and a failed handshake, still no
+ * transaction.  "try" sends in clear to a server without STARTTLS (and
+ * does not fall back to clear text when the handshake fails); "none"
+ * never asks for TLS, even where it is offered. */
+static void test_send_tls(void **state)
+{
+	struct smtp_server *plain = smtp_start(), *tls = smtp_start();
+	struct rcv_certs certs;
+	struct act_outcome out;
+	struct fx f;
+	int st, hs;
+	cJSON *cfg;
+	(void)state;
+
+	assert_int_equal(rcv_certs_make(&certs), 0);
+	assert_int_equal(smtp_offer_starttls(tls, certs.server_cert, certs.server_key), 0);
+	fx_load(&f, "incident.opened");
+
+	cfg = config(plain, ",\"tls\":\"required\"");
+	send_mail(&f, cfg, NULL, &out);
+	cJSON_Delete(cfg);
+	assert_false(out.ok);
+	assert_true(out.error[0] != '\0');
+	assert_int_equal(smtp_count(plain), 0);
+
+	cfg = config(tls, ",\"tls\":\"required\"");
+	send_mail(&f, cfg, NULL, &out);
+	cJSON_Delete(cfg);
+	assert_false(out.ok);
+	assert_int_equal(smtp_count(tls), 0);
+	smtp_tls_counts(tls, &st, &hs);
+	assert_int_equal(st, 1);
+	assert_int_equal(hs, 0);
+
+	cfg = config(tls, ",\"tls\":\"try\"");
+	send_mail(&f, cfg, NULL, &out);
+	cJSON_Delete(cfg);
+	assert_false(out.ok);
+	assert_int_equal(smtp_count(tls), 0);
+	smtp_tls_counts(tls, &st, &hs);
+	assert_int_equal(st, 2);
+
+	cfg = config(plain, ",\"tls\":\"try\"");
+	send_mail(&f, cfg, NULL, &out);
+	cJSON_Delete(cfg);
+	assert_true(out.ok);
+	assert_int_equal(smtp_wait(plain, 1, 5000), 1);
+	assert_int_equal(smtp_get(plain, 0)->tls, 0);
+	assert_int_equal(smtp_get(plain, 0)->final, 250);
+
+	cfg = config(tls, ",\"tls\":\"none\"");
+	send_mail(&f, cfg, NULL, &out);
+	cJSON_Delete(cfg);
+	assert_true(out.ok);
+	assert_int_equal(smtp_wait(tls, 1, 5000), 1);
+	assert_int_equal(smtp_get(tls, 0)->tls, 0);
+	smtp_tls_counts(tls, &st, &hs);
+	assert_int_equal(st, 2);          /* not asked this time */
+
+	/* The receiver's TLS itself works: libcurl trusting the test CA
+	 * gets through STARTTLS, and the transaction is recorded as TLS. */
+	{
+		static const char msg[] = "Subject: t\r\n\r\nover TLS\r\n";
+		struct body up = { msg, sizeof(msg) - 1 };
+		struct curl_slist *rcpt = curl_slist_append(NULL, "<b@example.com>");
+		CURL *h = curl_easy_init();
+		char url[64];
+
+		snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", smtp_port(tls));
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+		curl_easy_setopt(h, CURLOPT_CAINFO, certs.ca);
+		curl_easy_setopt(h, CURLOPT_MAIL_FROM, "<a@example.com>");
+		curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, body_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, &up);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+		assert_int_equal(curl_easy_perform(h), CURLE_OK);
+		curl_easy_cleanup(h);
+		curl_slist_free_all(rcpt);
+		assert_int_equal(smtp_wait(tls, 2, 5000), 2);
+		assert_int_equal(smtp_get(tls, 1)->tls, 1);
+		assert_non_null(strstr(smtp_get(tls, 1)->data, "over TLS"));
+		smtp_tls_counts(tls, &st, &hs);
+		assert_int_equal(st, 3);
+		assert_int_equal(hs, 1);
+	}
+
+	smtp_stop(plain);
+	smtp_stop(tls);
+	rcv_certs_remove(&certs);
+	cJSON_Delete(f.payload);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_send_auth),
 		cmocka_unit_test(test_send_reply_codes),
 		cmocka_unit_test(test_send_no_server),
+		cmocka_unit_test(test_send_tls),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
