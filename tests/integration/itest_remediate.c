@@ -21,7 +21,12 @@
  *   replicas   autonomous, two act processes, the entry appended three
  *              times: one request, one execution audit row.
  *   crash      act killed after claiming the run: the restarted act does
- *              not run it again; the action fails as interrupted. */
+ *              not run it again; the action fails as interrupted.
+ *   chain      the whole way, with a real reason: an Alertmanager webhook
+ *              of a pod not ready -> reason's heuristic proposes
+ *              restart_pod -> the policy asks for approval -> an operator
+ *              approves through the API -> the pod is deleted once on the
+ *              API server -> the audit rows, in order, chained. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,7 +53,7 @@ static struct receiver *apiserver;
 struct env {
 	char tenant[64];
 	char ingest_url[128];
-	struct h_proc ingest, act, act2;
+	struct h_proc ingest, act, act2, reason;
 	PGconn *app;
 	redisContext *redis;
 	char env_api[128], env_sa[340], env_port[64];
@@ -146,6 +151,7 @@ static void stop_clean(struct h_proc *p)
 
 static void down(void)
 {
+	stop_clean(&E.reason);
 	stop_clean(&E.act);
 	stop_clean(&E.act2);
 	stop_clean(&E.ingest);
@@ -158,6 +164,7 @@ static void down(void)
 static int teardown(void **state)
 {
 	(void)state;
+	h_stop(&E.reason, SIGKILL, 5000);
 	h_stop(&E.act, SIGKILL, 5000);
 	h_stop(&E.act2, SIGKILL, 5000);
 	h_stop(&E.ingest, SIGKILL, 5000);
@@ -577,6 +584,103 @@ static void test_crash_after_claim(void **state)
 	down();
 }
 
+
+/* ---------------------------------------------------------------- chain */
+
+static const char CHAIN_SETTINGS[] =
+	"INSERT INTO tenant_settings (tenant_id, autonomy, allowed_namespaces, "
+	"execute_threshold, clarify_threshold) VALUES ($1, 'approval', '{payments}', 0.1, 0.05)";
+
+static const char CHAIN_WEBHOOK[] =
+	"{\"version\":\"4\",\"groupKey\":\"{}:{alertname=\\\"KubePodNotReady\\\"}\","
+	"\"status\":\"firing\",\"receiver\":\"alexus\",\"groupLabels\":{},\"commonLabels\":{},"
+	"\"commonAnnotations\":{},\"externalURL\":\"http://alertmanager.example:9093\","
+	"\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"KubePodNotReady\","
+	"\"job\":\"kube-state-metrics\",\"cluster\":\"prod-eu-1\",\"namespace\":\"payments\","
+	"\"pod\":\"checkout-api-7d9f8b6c5-p9wq1\",\"severity\":\"warning\"},"
+	"\"annotations\":{\"summary\":\"Pod has been in a non-ready state for more than 15 "
+	"minutes.\",\"description\":\"Pod payments/checkout-api-7d9f8b6c5-p9wq1 has been in a "
+	"non-ready state for longer than 15 minutes.\"},\"startsAt\":\"2026-11-23T10:00:00Z\","
+	"\"endsAt\":\"0001-01-01T00:00:00Z\",\"generatorURL\":\"http://prometheus.example/graph\","
+	"\"fingerprint\":\"5f1c2b7e9a0d4c31\"}]}";
+
+static void test_chain(void **state)
+{
+	const char *renv[] = { "ALEXUS_BLOCK_MS=100", "ALEXUS_CLAIM_IDLE_MS=300",
+			       "ALEXUS_REASON_AGENTS=1", "ALEXUS_CONSUMER=reason-chain", NULL };
+	char url[256], auth[1200], sql[768], id[40], ap[40], *resp = NULL, *jwt, *op;
+	const char *h[3] = { "Content-Type: application/json", auth, NULL };
+	const struct rcv_request *r;
+	PGresult *res;
+	(void)state;
+
+	up("rem-chain", CHAIN_SETTINGS);
+	h_spawn(&E.reason, "alexus-reason", renv);
+	jwt = h_token(E.tenant);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", jwt);
+	snprintf(url, sizeof(url), "%s/v1/webhooks/alertmanager", E.ingest_url);
+	assert_int_equal(h_http("POST", url, h, CHAIN_WEBHOOK, strlen(CHAIN_WEBHOOK), &resp), 202);
+	free(resp);
+	free(jwt);
+
+	/* reason proposes, act asks: the approval waits, nothing ran. */
+	wait_q("SELECT count(*) FROM approvals ap JOIN actions x ON x.id = ap.action_id "
+	       "WHERE ap.decision IS NULL AND x.type = 'remediate' "
+	       "AND x.payload->>'action' = 'restart_pod'", 1);
+	res = h_pg_q(E.app, E.tenant, "SELECT ap.id::text, x.id::text FROM approvals ap "
+		     "JOIN actions x ON x.id = ap.action_id", 0, NULL);
+	assert_int_equal(PQntuples(res), 1);
+	snprintf(ap, sizeof(ap), "%s", PQgetvalue(res, 0, 0));
+	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM actions WHERE id = '%s' AND status = "
+		 "'pending' AND payload->'params'->>'namespace' = 'payments' AND "
+		 "payload->'params'->>'pod' = 'checkout-api-7d9f8b6c5-p9wq1' AND "
+		 "signal_id IS NOT NULL AND incident_id IS NOT NULL", id);
+	assert_int_equal(q(sql), 1);
+	assert_int_equal(rcv_count(apiserver), 0);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_log WHERE action = "
+		 "'approval.requested' AND detail->>'action_id' = '%s' "
+		 "AND detail->>'rule' = 'approval_required'", id);
+	assert_int_equal(q(sql), 1);
+
+	op = token_role("operator");
+	assert_int_equal(api(ap, op, "{\"decision\":\"approve\",\"comment\":\"chain\"}", &resp),
+			 200);
+	free(resp);
+	free(op);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM actions WHERE id = '%s' AND status = "
+		 "'succeeded' AND result->>'rule' = 'approved' AND executed_at IS NOT NULL", id);
+	wait_q(sql, 1);
+
+	/* Exactly one request, the pod's DELETE, as kubectl sends it. */
+	assert_int_equal(rcv_count(apiserver), 1);
+	r = rcv_get(apiserver, 0);
+	assert_string_equal(r->method, "DELETE");
+	assert_int_equal(strncmp(r->path, "/api/v1/namespaces/payments/pods/"
+				 "checkout-api-7d9f8b6c5-p9wq1", 56), 0);
+	assert_null(strstr(r->path, "dryRun"));
+
+	/* The audit trail of the action, in order. */
+	snprintf(sql, sizeof(sql), "SELECT string_agg(action, ',' ORDER BY seq) FROM audit_log "
+		 "WHERE action IN ('policy.decision', 'approval.requested', 'approval.approved', "
+		 "'remediate.executed') AND (detail->>'action_id' = '%s' OR subject LIKE '%%%s')",
+		 id, id);
+	res = h_pg_q(E.app, E.tenant, sql, 0, NULL);
+	assert_int_equal(PQntuples(res), 1);
+	/* (The first verdict, "needs approval", is the approval.requested
+	 * row itself.) */
+	if (strcmp(PQgetvalue(res, 0, 0), "approval.requested,approval.approved,policy.decision,"
+					   "remediate.executed") != 0)
+		fail_msg("audit trail: %s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	assert_int_equal(q("SELECT count(*) FROM ("
+			   " SELECT hash = sha256(prev_hash || audit_link_text(tenant_id, seq, at,"
+			   "   actor, action, subject, detail, trace)) AS ok"
+			   " FROM audit_log) x WHERE NOT ok"), 0);
+	down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +690,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_refused, teardown),
 		cmocka_unit_test_teardown(test_two_replicas, teardown),
 		cmocka_unit_test_teardown(test_crash_after_claim, teardown),
+		cmocka_unit_test_teardown(test_chain, teardown),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
