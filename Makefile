@@ -77,6 +77,9 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+# The dashboard's files are assembled into web.o (.incbin), which the
+# compiler's dependency list cannot see.
+$(BUILD)/ingest/web.o: $(wildcard ingest/web/*)
 $(INGEST_LIB): $(filter-out $(BUILD)/ingest/main.o,$(INGEST_SRC:%.c=$(BUILD)/%.o))
 	$(AR) rcs $@ $^
 $(REASON_LIB): $(filter-out $(BUILD)/reason/main.o,$(REASON_SRC:%.c=$(BUILD)/%.o))
