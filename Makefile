@@ -112,6 +112,18 @@ $(BUILD)/t/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/lib/receiver.o $(INGEST_LIB
 $(BUILD)/t/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJ) $(REASON_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS) -lcmocka
+# The Bolt client's tests and tools (issue 8) link the scripted Bolt peer
+# and PackStream notation of tests/lib/boltpeer.c; static pattern rules,
+# so they win over the generic ones above.
+BOLT_UNIT  := $(BUILD)/t/test_bolt $(BUILD)/t/test_packstream
+BOLT_TOOLS := $(BIN)/bolt_peer $(BIN)/bolt_pscheck
+$(BOLT_UNIT): $(BUILD)/t/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/lib/boltpeer.o \
+	     $(BUILD)/tests/lib/receiver.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS) -lcmocka
+$(BOLT_TOOLS): $(BIN)/%: $(BUILD)/tests/tools/%.o $(BUILD)/tests/lib/boltpeer.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
 # Benchmark programs (run by scripts/bench-*, never by tests/run) may use
 # a daemon's internals, like the unit tests.
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(INGEST_LIB) $(REASON_LIB) $(ACT_LIB) $(LIB)
