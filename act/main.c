@@ -32,7 +32,14 @@
  * Beside the loop, threads with connections of their own, started before
  * it and joined after it returns (they watch the same stop flag): the
  * notification retry thread (notify/retry.c), which owns every attempt of
- * a notification target after the first, and the periodic jobs. */
+ * a notification target after the first, and the periodic jobs.
+ *
+ * Probes: with ALEXUS_HEALTH_ADDR set, common/health.c serves /healthz
+ * and /readyz on a thread of its own.  /readyz follows the loop's
+ * heartbeat (ax_health_beat): each entry handled here beats it, as does
+ * the loop itself (common/worker.c) each time a read answered; a stop
+ * request turns it to 503 at once, so a draining process never counts as
+ * ready. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +52,7 @@
 #include "alexus/config.h"
 #include "alexus/cred.h"
 #include "alexus/hash.h"
+#include "alexus/health.h"
 #include "alexus/httpc.h"
 #include "alexus/keys.h"
 #include "alexus/log.h"
@@ -56,10 +64,15 @@
 #define STREAM AX_STREAM_ACTIONS
 #define GROUP AX_GROUP_ACT
 
+/* A settled entry means the loop reached Redis and Postgres just now. */
 static ax_err handle(void *ctx, redisContext *c, const struct ax_entry *e, char *err,
 		     size_t errlen)
 {
-	return act_handle(ctx, c, e, err, errlen);
+	ax_err rc = act_handle(ctx, c, e, err, errlen);
+
+	if (rc == AX_OK)
+		ax_health_beat();
+	return rc;
 }
 
 int main(void)
@@ -69,6 +82,7 @@ int main(void)
 	struct ax_worker_opts wo;
 	struct act_retry retry;
 	struct act_jobs *jobs;
+	struct ax_health *health = NULL;
 	volatile sig_atomic_t *stop;
 	char err[512];
 
@@ -122,8 +136,22 @@ int main(void)
 				worst, cfg.claim_idle_ms);
 	}
 
+	if (cfg.health_addr[0] != '\0') {
+		health = ax_health_start(cfg.health_addr, cfg.health_max_age_ms, stop, err,
+					 sizeof(err));
+		if (health == NULL) {
+			ax_error("refusing to start: ALEXUS_HEALTH_ADDR: %s", err);
+			ax_pg_free(r.pg);
+			ax_keyring_wipe(&r.kr);
+			ax_config_release(&cfg);
+			return 1;
+		}
+		ax_info("probes on %s: /healthz, /readyz", cfg.health_addr);
+	}
+
 	if (act_retry_start(&retry, &r) != 0) {
 		ax_error("cannot start the notification retry thread");
+		ax_health_stop(health);
 		ax_pg_free(r.pg);
 		ax_keyring_wipe(&r.kr);
 		ax_config_release(&cfg);
@@ -143,6 +171,7 @@ int main(void)
 	act_jobs_stop(jobs);
 	/* The loop returns only once *stop is set, which ends the thread too. */
 	act_retry_join(&retry);
+	ax_health_stop(health);
 
 	ax_info("act stopped");
 	ax_pg_free(r.pg);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "alexus/config.h"
+#include "alexus/health.h"
 #include "alexus/mem.h"
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_SIZE };
@@ -45,6 +46,7 @@ static int check_consumer(const char *v, char *errbuf, size_t errlen);
 static int check_llm_provider(const char *v, char *errbuf, size_t errlen);
 static int check_http_url(const char *v, char *errbuf, size_t errlen);
 static int check_llm_prices(const char *v, char *errbuf, size_t errlen);
+static int check_health_addr(const char *v, char *errbuf, size_t errlen);
 
 #define F(field) offsetof(struct ax_config, field)
 
@@ -135,6 +137,12 @@ static const struct cfg_key cfg_table[] = {
 	  "reclaim pending entries idle longer than this, ms", 0, NULL },
 	{ "ALEXUS_MAX_DELIVERIES", CFG_INT, F(max_deliveries), "5", 1, 1000,
 	  "deliveries before an entry goes to alexus:dlq", 0, NULL },
+	{ "ALEXUS_HEALTH_ADDR", CFG_STR, F(health_addr), "", 0, 0,
+	  "reason, act: host:port of the /healthz and /readyz listener (empty: none)", 0,
+	  check_health_addr },
+	{ "ALEXUS_HEALTH_MAX_AGE_MS", CFG_INT, F(health_max_age_ms), "30000", 100, 3600000,
+	  "reason, act: /readyz answers 503 when the worker loop has not reached Redis and "
+	  "Postgres for this long, ms", 0, NULL },
 
 	{ "ALEXUS_NOTIFY_TIMEOUT_MS", CFG_INT, F(notify_timeout_ms), "5000", 10, 600000,
 	  "webhook notification timeout per attempt, ms", 0, NULL },
@@ -353,6 +361,19 @@ bad:
 static int check_llm_prices(const char *v, char *errbuf, size_t errlen)
 {
 	return ax_llm_prices_parse(v, NULL, errbuf, errlen) < 0 ? -1 : 0;
+}
+
+/* Empty (no listener), or host:port with a port the daemon can bind. */
+static int check_health_addr(const char *v, char *errbuf, size_t errlen)
+{
+	char host[256];
+	int port;
+
+	if (v[0] == '\0')
+		return 0;
+	if (ax_health_addr_parse(v, host, sizeof(host), &port) != AX_OK || port < 1)
+		return ax_errfmt(errbuf, errlen, "not host:port (e.g. 0.0.0.0:9090, [::]:9090)");
+	return 0;
 }
 
 static char *default_consumer(void)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alexus/health.h"
 #include "alexus/log.h"
 #include "alexus/mem.h"
 #include "alexus/worker.h"
@@ -310,6 +311,9 @@ void ax_worker_run(const struct ax_worker_opts *o)
 			continue;
 		}
 		l.backoff_n = 0;
+		/* Redis answered just now and Postgres was ensured before the
+		 * read: the loop is alive and connected (/readyz, health.h). */
+		ax_health_beat();
 		process_batch(&l, n);
 	}
 	free(l.batch);

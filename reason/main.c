@@ -27,7 +27,14 @@
  * pending and are reclaimed by the next consumer.  SIGPIPE is ignored.
  *
  * The loop itself is common/worker.c (ax_worker_run), shared with
- * act/main.c, which runs it around a different handler. */
+ * act/main.c, which runs it around a different handler.
+ *
+ * Probes: with ALEXUS_HEALTH_ADDR set, common/health.c serves /healthz
+ * and /readyz on a thread of its own.  /readyz follows the loop's
+ * heartbeat (ax_health_beat): each entry or batch handled here beats it,
+ * as does the loop itself (common/worker.c) each time a read answered; a
+ * stop request turns it to 503 at once, so a draining process never
+ * counts as ready. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +45,7 @@
 #include "alexus/httpc.h"
 #include "alexus/config.h"
 #include "alexus/hash.h"
+#include "alexus/health.h"
 #include "alexus/keys.h"
 #include "alexus/log.h"
 #include "alexus/mem.h"
@@ -48,16 +56,25 @@
 #define STREAM AX_STREAM_SIGNALS
 #define GROUP AX_GROUP_REASON
 
+/* A settled entry means the loop reached Redis and Postgres just now. */
 static ax_err handle(void *ctx, redisContext *c, const struct ax_entry *e, char *err,
 		     size_t errlen)
 {
-	return reason_handle(ctx, c, e, err, errlen);
+	ax_err rc = reason_handle(ctx, c, e, err, errlen);
+
+	if (rc == AX_OK)
+		ax_health_beat();
+	return rc;
 }
 
 static ax_err handle_batch(void *ctx, redisContext *c, const struct ax_entry *const *es, int n,
 			   unsigned char *done, char *err, size_t errlen)
 {
-	return reason_handle_batch(ctx, c, es, n, done, err, errlen);
+	ax_err rc = reason_handle_batch(ctx, c, es, n, done, err, errlen);
+
+	if (rc == AX_OK)
+		ax_health_beat();
+	return rc;
 }
 
 int main(void)
@@ -65,6 +82,7 @@ int main(void)
 	struct ax_config cfg;
 	struct reason r;
 	struct ax_worker_opts wo;
+	struct ax_health *health = NULL;
 	volatile sig_atomic_t *stop;
 	char err[512];
 
@@ -87,12 +105,24 @@ int main(void)
 		return 1;
 	}
 
+	if (cfg.health_addr[0] != '\0') {
+		health = ax_health_start(cfg.health_addr, cfg.health_max_age_ms, stop, err,
+					 sizeof(err));
+		if (health == NULL) {
+			ax_error("refusing to start: ALEXUS_HEALTH_ADDR: %s", err);
+			ax_config_release(&cfg);
+			return 1;
+		}
+		ax_info("probes on %s: /healthz, /readyz", cfg.health_addr);
+	}
+
 	r.cfg = &cfg;
 	r.pg = ax_pg_new(cfg.database_url);
 	if (cfg.reason_agents > 0) {
 		r.runner = reason_runner_start(&cfg, cfg.reason_agents, stop, err, sizeof(err));
 		if (r.runner == NULL) {
 			ax_error("reason: the stage runner did not start: %s", err);
+			ax_health_stop(health);
 			ax_pg_free(r.pg);
 			ax_config_release(&cfg);
 			return 1;
@@ -112,6 +142,7 @@ int main(void)
 	ax_worker_run(&wo);
 
 	reason_runner_stop(r.runner);
+	ax_health_stop(health);
 	ax_info("reason stopped");
 	ax_pg_free(r.pg);
 	ax_config_release(&cfg);

@@ -56,6 +56,8 @@ struct ax_config {
 	int block_ms;             /* ALEXUS_BLOCK_MS XREADGROUP BLOCK, 1000 */
 	int claim_idle_ms;        /* ALEXUS_CLAIM_IDLE_MS reclaim pending older than, 30000 */
 	int max_deliveries;       /* ALEXUS_MAX_DELIVERIES before alexus:dlq, 5 */
+	char *health_addr;        /* ALEXUS_HEALTH_ADDR host:port of /healthz, /readyz ("" = none) */
+	int health_max_age_ms;    /* ALEXUS_HEALTH_MAX_AGE_MS loop heartbeat older: not ready, 30000 */
 
 	/* act */
 	int notify_timeout_ms;    /* ALEXUS_NOTIFY_TIMEOUT_MS per attempt, 5000 */

@@ -10,7 +10,9 @@
  * cfg->claim_idle_ms (XAUTOCLAIM: what a crashed consumer left behind)
  * before reading new ones and again every claim_idle_ms / 2, then
  * XREADGROUP with a finite BLOCK of cfg->block_ms.  An entry delivered
- * more than cfg->max_deliveries times is dead-lettered.
+ * more than cfg->max_deliveries times is dead-lettered.  Every read Redis
+ * answered beats the process's heartbeat (ax_health_beat, alexus/health.h),
+ * which /readyz of reason and act follows.
  *
  * With a batch handler, the entries of one read go to it together first
  * (those over max_deliveries excepted); whatever it leaves unsettled is
