@@ -215,8 +215,12 @@ static int try_batch(struct loop *l, int n, unsigned char *done)
 
 			for (i = 0; i < k; i++)
 				left += !sub[i];
-			ax_warn("%d of a batch of %d entries not settled (%s); taking them one by one",
-				left, k, err);
+			if (STOP(l))
+				ax_warn("%d of a batch of %d entries not settled (%s); stopping: "
+					"they stay pending for the next consumer", left, k, err);
+			else
+				ax_warn("%d of a batch of %d entries not settled (%s); taking them "
+					"one by one", left, k, err);
 		}
 	}
 	free(es);
