@@ -7,7 +7,10 @@
 #   make test       install what is missing, build, run every test
 #   make run        install, build, start the local stack, print a first curl
 
-PKGS      := libevent libevent_pthreads hiredis libpq libcurl libcjson libjwt libsodium yaml-0.1
+# openssl: common/bolt.c (the Neo4j graph backend's Bolt client, TLS) is in
+# libalexus.a and reaches the daemons through graph_neo4j.c.
+PKGS      := libevent libevent_pthreads hiredis libpq libcurl libcjson libjwt libsodium yaml-0.1 \
+             openssl
 BUILD     ?= build
 BIN       ?= bin
 CC        ?= cc
@@ -115,7 +118,7 @@ $(BUILD)/t/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJ) $(REASON_LIB) $(LIB)
 # The Bolt client's tests and tools (issue 8) link the scripted Bolt peer
 # and PackStream notation of tests/lib/boltpeer.c; static pattern rules,
 # so they win over the generic ones above.
-BOLT_UNIT  := $(BUILD)/t/test_bolt $(BUILD)/t/test_packstream
+BOLT_UNIT  := $(BUILD)/t/test_bolt $(BUILD)/t/test_packstream $(BUILD)/t/test_graph_neo4j
 BOLT_TOOLS := $(BIN)/bolt_peer $(BIN)/bolt_pscheck
 $(BOLT_UNIT): $(BUILD)/t/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/lib/boltpeer.o \
 	     $(BUILD)/tests/lib/receiver.o $(LIB)

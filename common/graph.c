@@ -21,7 +21,12 @@
  *
  * ALEXUS_GRAPH_CACHE_MB (the cap of the Postgres backend's process-wide
  * vector cache, graph.h) is read here when a store is opened, like
- * ALEXUS_GRAPH, so every program that opens a store honours it. */
+ * ALEXUS_GRAPH, so every program that opens a store honours it.  The Neo4j
+ * backend's settings (NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD,
+ * NEO4J_DATABASE) are read the same way, with getenv and not through
+ * config.c: the store is opened by library code in every daemon and by
+ * alexusctl alike, and none of them should have to carry graph settings
+ * through its own configuration to get the same store. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +46,7 @@ struct ax_graph {
 
 static const struct ax_graph_ops *const backends[] = {
 	&ax_graph_pg_ops,
+	&ax_graph_neo4j_ops,
 };
 
 /* ---------------------------------------------------------------- release */
@@ -108,7 +114,8 @@ struct ax_graph *ax_graph_open(const struct ax_graph_config *c, struct ax_embedd
 		if (strcmp(backends[i]->name, name) == 0)
 			ops = backends[i];
 	if (ops == NULL) {
-		ax_errfmt(errbuf, errlen, "graph: unknown backend '%s' (known: postgres)", name);
+		ax_errfmt(errbuf, errlen, "graph: unknown backend '%s' (known: postgres, neo4j)",
+			  name);
 		return NULL;
 	}
 	memset(&conf, 0, sizeof(conf));
@@ -131,6 +138,14 @@ struct ax_graph *ax_graph_open(const struct ax_graph_config *c, struct ax_embedd
 		}
 		conf.cache_bytes = (size_t)v * 1024 * 1024;
 	}
+	if (conf.neo4j_uri == NULL)
+		conf.neo4j_uri = getenv("NEO4J_URI");
+	if (conf.neo4j_user == NULL)
+		conf.neo4j_user = getenv("NEO4J_USER");
+	if (conf.neo4j_password == NULL)
+		conf.neo4j_password = getenv("NEO4J_PASSWORD");
+	if (conf.neo4j_database == NULL)
+		conf.neo4j_database = getenv("NEO4J_DATABASE");
 	be = ops->open(&conf, ax_embedder_name(e), errbuf, errlen);
 	if (be == NULL)
 		return NULL;

@@ -5,7 +5,7 @@
  * an action) and alexusctl (cmdb import).
  *
  * One interface, several backends behind an ops table: "postgres" (the
- * default, graph_pg.c) and later "neo4j" (issue 8), chosen by
+ * default, graph_pg.c) and "neo4j" (graph_neo4j.c, over Bolt), chosen by
  * ALEXUS_GRAPH.  Everything a backend must do is in struct ax_graph_ops;
  * what is the same for every backend lives in graph.c: embedding texts
  * (common/embed.h) before an upsert and for a query, and hybrid search,
@@ -138,11 +138,17 @@ void ax_graph_hits_release(struct ax_graph_hits *h);     /* NULL-safe; zeroes h 
 /* ------------------------------------------------------------ the store */
 
 struct ax_graph_config {
-	const char *backend;       /* "postgres" (NULL or "" = postgres) */
+	const char *backend;       /* "postgres" or "neo4j" (NULL or "" = postgres) */
 	const char *database_url;  /* postgres: the application role's URL */
 	size_t cache_bytes;        /* postgres: the process-wide vector cache's cap; 0 =
 	                            * ALEXUS_GRAPH_CACHE_MB (MiB, 1..AX_GRAPH_CACHE_MB_MAX),
 	                            * else AX_GRAPH_CACHE_MB MiB */
+	/* neo4j (graph_neo4j.c); each NULL takes the environment variable
+	 * named, read by ax_graph_open: */
+	const char *neo4j_uri;      /* NEO4J_URI: bolt[+s|+ssc]://host[:port], or neo4j... */
+	const char *neo4j_user;     /* NEO4J_USER (unset: no authentication) */
+	const char *neo4j_password; /* NEO4J_PASSWORD */
+	const char *neo4j_database; /* NEO4J_DATABASE (unset: the server's default) */
 };
 
 struct ax_graph;   /* opaque */
@@ -287,6 +293,7 @@ struct ax_graph_ops {
 			      struct ax_graph_hits *vh, char *errbuf, size_t errlen);
 };
 
-extern const struct ax_graph_ops ax_graph_pg_ops;   /* graph_pg.c */
+extern const struct ax_graph_ops ax_graph_pg_ops;      /* graph_pg.c */
+extern const struct ax_graph_ops ax_graph_neo4j_ops;   /* graph_neo4j.c */
 
 #endif /* AX_GRAPH_H */
