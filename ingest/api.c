@@ -1,4 +1,7 @@
-/* api.c - the operator API's database work on its own threads (see api.h). */
+/* api.c - the operator API's database work on its own threads (see api.h):
+ * the queue and its threads, the helpers every call uses, and the approval
+ * decision.  The other calls live in api_incidents.c (incidents,
+ * approvals list) and api_feed.c (the live feed's reads). */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 
 #include "api.h"
 #include "alexus/config.h"
+#include "alexus/cred.h"
 #include "alexus/json.h"
 #include "alexus/log.h"
 #include "alexus/mem.h"
@@ -27,6 +31,8 @@ struct qitem {
 
 struct ingest_api {
 	const struct ax_config *cfg;
+	struct ax_keyring kr;             /* read-only once made: shared by the threads */
+	int has_keyring;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	STAILQ_HEAD(, qitem) q;
@@ -47,11 +53,8 @@ static const char Q_DECIDE[] =
 	"WHERE id = $1";
 static const char Q_AUDIT[] = "SELECT audit_append('api', $1, $2, $3::jsonb, $4)";
 
-static void answer(struct ingest_api_call *c, int status, const char *error, const char *fmt,
-		   ...) AX_PRINTF(4, 5);
-
-static void answer(struct ingest_api_call *c, int status, const char *error, const char *fmt,
-		   ...)
+void ingest_api_error(struct ingest_api_call *c, int status, const char *error,
+		      const char *field, const char *fmt, ...)
 {
 	char msg[512];
 	cJSON *j = cJSON_CreateObject();
@@ -64,10 +67,78 @@ static void answer(struct ingest_api_call *c, int status, const char *error, con
 	va_end(ap);
 	cJSON_AddStringToObject(j, "error", error);
 	cJSON_AddStringToObject(j, "message", msg);
+	if (field != NULL)
+		cJSON_AddStringToObject(j, "field", field);
 	free(c->body);
 	c->body = ax_json_print(j);
 	c->status = status;
 	cJSON_Delete(j);
+}
+
+#define answer(c, status, error, ...) ingest_api_error(c, status, error, NULL, __VA_ARGS__)
+
+void ingest_api_json(struct ingest_api_call *c, int status, const cJSON *j)
+{
+	free(c->body);
+	c->body = ax_json_print(j);
+	c->status = status;
+}
+
+redisContext *ingest_api_redis(redisContext **redis, const struct ax_config *cfg)
+{
+	char err[256];
+
+	if (*redis != NULL && (*redis)->err) {
+		redisFree(*redis);
+		*redis = NULL;
+	}
+	if (*redis == NULL)
+		*redis = ax_redis_connect(cfg->redis_url, cfg->redis_timeout_ms, err, sizeof(err));
+	return *redis;
+}
+
+void ingest_api_unavailable(struct ax_pg *pg, struct ingest_api_call *c, const char *err)
+{
+	ax_pg_rollback(pg);
+	ax_log(AX_LOG_WARN, c->trace, c->tenant, "api: %s", err);
+	answer(c, 503, "database_unavailable", "the database is unavailable; retry");
+}
+
+void ingest_api_run(struct ax_pg *pg, redisContext **redis, const struct ax_config *cfg,
+		    struct ingest_api_call *c)
+{
+	switch (c->kind) {
+	case INGEST_API_DECIDE:
+		ingest_api_decide(pg, redis, cfg, c);
+		break;
+	case INGEST_API_INCIDENTS:
+		ingest_api_incidents(pg, c);
+		break;
+	case INGEST_API_INCIDENT:
+		ingest_api_incident(pg, c);
+		break;
+	case INGEST_API_INCIDENT_OP:
+		ingest_api_incident_op(pg, redis, cfg, c);
+		break;
+	case INGEST_API_APPROVALS:
+		ingest_api_approvals(pg, c);
+		break;
+	case INGEST_API_FEED:
+		ingest_api_feed(pg, c);
+		break;
+	case INGEST_API_SETTINGS_GET:
+	case INGEST_API_SETTINGS_PUT:
+	case INGEST_API_CHANNELS:
+	case INGEST_API_CHANNEL_CREATE:
+	case INGEST_API_CHANNEL_DELETE:
+	case INGEST_API_CREDENTIALS:
+	case INGEST_API_CREDENTIAL_PUT:
+		ingest_api_settings(pg, c);
+		break;
+	default:
+		answer(c, 500, "internal", "unknown call %d", (int)c->kind);
+		break;
+	}
 }
 
 /* Append the action again: act takes it from the top, finds the decision
@@ -251,7 +322,8 @@ static void *api_main(void *arg)
 		pthread_mutex_unlock(&api->mu);
 		if (it == NULL)
 			break; /* stopping and drained */
-		ingest_api_decide(pg, &redis, api->cfg, it->c);
+		it->c->keyring = api->has_keyring ? &api->kr : NULL;
+		ingest_api_run(pg, &redis, api->cfg, it->c);
 		if (event_base_once(it->c->base, -1, EV_TIMEOUT, on_done, it->c, &now) != 0)
 			abort(); /* only fails on allocation failure: see mem.h */
 		free(it);
@@ -268,6 +340,18 @@ struct ingest_api *ingest_api_new(const struct ax_config *cfg, int nthreads)
 	int i;
 
 	api->cfg = cfg;
+	/* Credentials are sealed as act opens them (common/cred.c); without a
+	 * master key PUT /v1/credentials answers 503.  A malformed one was
+	 * already refused by ingest's start (ingest_auth_new reads it too). */
+	if (cfg->master_key != NULL && cfg->master_key[0] != '\0') {
+		char err[256];
+
+		if (ax_cred_keyring_config(&api->kr, cfg, err, sizeof(err)) == AX_OK)
+			api->has_keyring = 1;
+		else
+			ax_log(AX_LOG_WARN, NULL, NULL, "api: credentials cannot be stored: %s",
+			       err);
+	}
 	pthread_mutex_init(&api->mu, NULL);
 	pthread_cond_init(&api->cv, NULL);
 	STAILQ_INIT(&api->q);
@@ -293,6 +377,7 @@ void ingest_api_free(struct ingest_api *api)
 		pthread_join(api->th[i], NULL);
 	pthread_cond_destroy(&api->cv);
 	pthread_mutex_destroy(&api->mu);
+	ax_keyring_wipe(&api->kr);
 	free(api->th);
 	free(api);
 }

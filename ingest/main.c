@@ -461,9 +461,9 @@ static int run_server(void)
 		goto out;
 	}
 	metrics = ingest_metrics_new();
-	/* One thread runs the operator API's database work for every worker
-	 * (api.h); approvals are rare, and one connection pair is plenty. */
-	api = ingest_api_new(&cfg, 1);
+	/* Threads for the operator API's database work (api.h): the live
+	 * feed's reads share them with the API calls. */
+	api = ingest_api_new(&cfg, 4);
 	/* The first worker binds the configured port (0: any free one); the
 	 * others bind the port it got, with SO_REUSEPORT. */
 	port = cfg.ingest_port;

@@ -23,6 +23,16 @@
  * then gets 202 -- or 503 if any append failed: the appends that did land
  * dedup on the retry, so retrying is always safe.
  *
+ * Operator API (issue 7; docs/api.md, proto/openapi.json).  The /v1 routes
+ * other than webhooks are checked here -- route (404), method (405 with
+ * Allow), bearer JWT verified on every call (401), role (403) -- and then
+ * handed to the API threads (api.h: Postgres blocks, the loop must not),
+ * whose answer comes back to this loop (api_done).  The tenant is always
+ * the token's.  GET /v1/events alone also takes the JWT as ?access_token=
+ * (EventSource cannot set headers) and becomes a long-lived stream owned
+ * by the worker's live feed (api_feed.c), made on its first stream; a
+ * drain ends every stream and waits for them like for a pending webhook.
+ *
  * Exactly one reply per request.  A pending's evhttp_request is ours until
  * we reply (libevent detaches, rather than frees, a request whose client
  * went away -- http.c evhttp_connection_incoming_fail -- and frees it when
@@ -157,6 +167,7 @@ struct ingest_server {
 	int done_called;
 	struct ingest_server *next_in_thread;
 	struct ingest_api *api;           /* operator API, or NULL */
+	struct ingest_feed *feed;         /* live feed, made on its first stream */
 };
 
 /* The servers of this thread, to find the one a libevent-made error
@@ -1118,6 +1129,8 @@ static void api_done(struct ingest_api_call *c)
 	}
 	free(c->body);
 	free(c->comment);
+	free(c->query);
+	free(c->input);
 	free(r);
 	s->inflight_requests--;
 	check_drained(s);
@@ -1132,6 +1145,8 @@ static void api_submit(struct ingest_server *s, struct api_req *r)
 		refuse(s, r->req, 0, 503, INGEST_R_BUSY, r->call.tenant, r->call.trace,
 		       "the operator API is %s; retry", s->api == NULL ? "not running" : "busy");
 		free(r->call.comment);
+		free(r->call.query);
+		free(r->call.input);
 		free(r);
 		return;
 	}
@@ -1296,6 +1311,323 @@ static void serve_approvals(struct ingest_server *s, struct evhttp_request *req,
 		       rest);
 }
 
+/* ------------------------------------------------- operator API: reads */
+
+#define INCIDENTS_PREFIX "/v1/incidents/"
+
+static int api_body(struct ingest_server *s, struct evhttp_request *req, struct api_req *r);
+
+static int method_is(struct ingest_server *s, struct evhttp_request *req, enum evhttp_cmd_type m,
+		     enum evhttp_cmd_type want)
+{
+	if (m == want)
+		return 1;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", method_name(want));
+	refuse(s, req, 0, 405, INGEST_R_METHOD, NULL, NULL, "%s is not allowed here; use %s",
+	       method_name(m), method_name(want));
+	return 0;
+}
+
+/* The bearer JWT of an API request (Authorization, or query_token when the
+ * route accepts one), verified, with at least role need.  0 with *cl
+ * filled; else the request was answered 401 or 403. */
+static int api_auth(struct ingest_server *s, struct evhttp_request *req, const char *need,
+		    const char *what, const char *query_token, struct ax_jwt_claims *cl)
+{
+	const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req),
+					       "Authorization");
+	const char *jwt = NULL;
+	char err[256];
+
+	if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0)
+		jwt = authz + 7;
+	else if (authz == NULL)
+		jwt = query_token;
+	if (jwt == NULL || jwt[0] == '\0') {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer realm=\"alexus\"");
+		refuse(s, req, 0, 401, INGEST_R_UNAUTHORIZED, NULL, NULL,
+		       "missing bearer token (Authorization: Bearer <JWT>)");
+		return -1;
+	}
+	if (ingest_auth_claims(s->auth, jwt, cl, err, sizeof(err)) != AX_OK) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer realm=\"alexus\", error=\"invalid_token\"");
+		refuse(s, req, 0, 401, INGEST_R_UNAUTHORIZED, NULL, NULL, "%s", err);
+		return -1;
+	}
+	if (ax_jwt_role_rank(cl->role) < ax_jwt_role_rank(need)) {
+		refuse(s, req, 0, 403, INGEST_R_FORBIDDEN, cl->tenant, NULL,
+		       "%s needs the %s role (the token's role: %s)", what, need,
+		       cl->role[0] != '\0' ? cl->role : "none");
+		return -1;
+	}
+	return 0;
+}
+
+/* A new API call for req on behalf of cl. */
+static struct api_req *api_call(struct evhttp_request *req, enum ingest_api_kind kind,
+				const struct ax_jwt_claims *cl)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *q = u != NULL ? evhttp_uri_get_query(u) : NULL;
+	struct api_req *r = ax_xcalloc(1, sizeof(*r));
+
+	r->req = req;
+	r->call.kind = kind;
+	snprintf(r->call.tenant, sizeof(r->call.tenant), "%s", cl->tenant);
+	snprintf(r->call.by, sizeof(r->call.by), "%s", cl->sub[0] != '\0' ? cl->sub : cl->role);
+	snprintf(r->call.via, sizeof(r->call.via), "api");
+	if (q != NULL)
+		r->call.query = ax_xstrdup(q);
+	ax_trace_new(r->call.trace);
+	return r;
+}
+
+/* GET /v1/incidents?status=&severity=&service=&since=&until=&cursor=&limit= */
+static void serve_incident_list(struct ingest_server *s, struct evhttp_request *req,
+				enum evhttp_cmd_type m)
+{
+	struct ax_jwt_claims cl;
+
+	if (!method_is(s, req, m, EVHTTP_REQ_GET) ||
+	    api_auth(s, req, "viewer", "reading incidents", NULL, &cl) != 0)
+		return;
+	api_submit(s, api_call(req, INGEST_API_INCIDENTS, &cl));
+}
+
+/* GET  /v1/incidents/{id}
+ * POST /v1/incidents/{id}/ack | /resolve | /notes */
+static void serve_incident(struct ingest_server *s, struct evhttp_request *req,
+			   enum evhttp_cmd_type m, const char *rest)
+{
+	const char *slash = strchr(rest, '/');
+	size_t idlen = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
+	const char *op = slash != NULL ? slash + 1 : NULL;
+	struct ax_jwt_claims cl;
+	struct api_req *r;
+	char id[AX_UUID_LEN];
+
+	if (idlen == AX_UUID_LEN - 1) {
+		memcpy(id, rest, idlen);
+		id[idlen] = '\0';
+	}
+	if (idlen != AX_UUID_LEN - 1 || !ax_uuid_valid(id) ||
+	    (op != NULL && strcmp(op, "ack") != 0 && strcmp(op, "resolve") != 0 &&
+	     strcmp(op, "notes") != 0)) {
+		refuse(s, req, 0, 404, INGEST_R_NOT_FOUND, NULL, NULL, "no route for %.128s",
+		       rest);
+		return;
+	}
+	if (op == NULL) {
+		if (!method_is(s, req, m, EVHTTP_REQ_GET) ||
+		    api_auth(s, req, "viewer", "reading incidents", NULL, &cl) != 0)
+			return;
+		r = api_call(req, INGEST_API_INCIDENT, &cl);
+		snprintf(r->call.id, sizeof(r->call.id), "%s", id);
+		api_submit(s, r);
+		return;
+	}
+	if (!method_is(s, req, m, EVHTTP_REQ_POST) ||
+	    api_auth(s, req, "operator",
+		     strcmp(op, "ack") == 0       ? "acknowledging an incident"
+		     : strcmp(op, "resolve") == 0 ? "resolving an incident"
+						  : "adding a note",
+		     NULL, &cl) != 0)
+		return;
+	r = api_call(req, INGEST_API_INCIDENT_OP, &cl);
+	snprintf(r->call.id, sizeof(r->call.id), "%s", id);
+	snprintf(r->call.op, sizeof(r->call.op), "%s", op);
+	if (api_body(s, req, r) != 0)
+		return;
+	api_submit(s, r);
+}
+
+/* GET /v1/approvals?status=pending|decided|expired|all&limit= */
+static void serve_approval_list(struct ingest_server *s, struct evhttp_request *req,
+				enum evhttp_cmd_type m)
+{
+	struct ax_jwt_claims cl;
+
+	if (!method_is(s, req, m, EVHTTP_REQ_GET) ||
+	    api_auth(s, req, "viewer", "reading approvals", NULL, &cl) != 0)
+		return;
+	api_submit(s, api_call(req, INGEST_API_APPROVALS, &cl));
+}
+
+static void on_feed_idle(void *arg)
+{
+	check_drained(arg);
+}
+
+/* GET /v1/events: the live feed (api_feed.c).  EventSource cannot set
+ * headers, so this route alone also takes the JWT as ?access_token=
+ * (refuse() logs the path only, never the query). */
+static void serve_events(struct ingest_server *s, struct evhttp_request *req,
+			 enum evhttp_cmd_type m)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *q = u != NULL ? evhttp_uri_get_query(u) : NULL;
+	const char *lei = evhttp_find_header(evhttp_request_get_input_headers(req),
+					     "Last-Event-ID");
+	struct ax_jwt_claims cl;
+	struct evkeyvalq kv;
+	long long last = -1;
+	char *end;
+
+	TAILQ_INIT(&kv);
+	if (!method_is(s, req, m, EVHTTP_REQ_GET))
+		return;
+	if (q != NULL && evhttp_parse_query_str(q, &kv) != 0) {
+		evhttp_clear_headers(&kv);
+		refuse(s, req, 0, 400, INGEST_R_BAD_REQUEST, NULL, NULL,
+		       "the query string is malformed");
+		return;
+	}
+	if (api_auth(s, req, "viewer", "the live feed", evhttp_find_header(&kv, "access_token"),
+		     &cl) != 0)
+		goto out;
+	if (lei == NULL || lei[0] == '\0')
+		lei = evhttp_find_header(&kv, "last_event_id");
+	if (lei != NULL && lei[0] != '\0') {
+		last = strtoll(lei, &end, 10);
+		if (*end != '\0' || last < 0) {
+			refuse(s, req, 0, 400, INGEST_R_BAD_REQUEST, cl.tenant, NULL,
+			       "Last-Event-ID must be an event id this feed sent");
+			goto out;
+		}
+	}
+	if (s->draining) {
+		refuse(s, req, 0, 503, INGEST_R_SHUTTING_DOWN, cl.tenant, NULL,
+		       "ingest is shutting down; reconnect");
+		goto out;
+	}
+	if (s->api == NULL) {
+		refuse(s, req, 0, 503, INGEST_R_BUSY, cl.tenant, NULL,
+		       "the operator API is not running");
+		goto out;
+	}
+	if (s->feed == NULL)
+		s->feed = ingest_feed_new(s->base, s->cfg, s->api, on_feed_idle, s);
+	if (s->feed == NULL || ingest_feed_open(s->feed, req, cl.tenant, last) != 0) {
+		refuse(s, req, 0, 503, INGEST_R_BUSY, cl.tenant, NULL,
+		       "too many live feed clients on this worker; retry");
+		goto out;
+	}
+	ingest_metrics_request(s->metrics, 0, 200);
+out:
+	evhttp_clear_headers(&kv);
+}
+
+/* ------------------------------------------------ operator API: admin */
+
+/* The request body, NUL-terminated, into r (JSON text has no NUL: one
+ * inside is refused 400).  0 when copied. */
+static int api_body(struct ingest_server *s, struct evhttp_request *req, struct api_req *r)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+
+	r->call.input = ax_xmalloc(len + 1);
+	if (len > 0)
+		memcpy(r->call.input, evbuffer_pullup(in, -1), len);
+	r->call.input[len] = '\0';
+	if (strlen(r->call.input) == len)
+		return 0;
+	refuse(s, req, 0, 400, INGEST_R_INVALID_JSON, r->call.tenant, NULL,
+	       "the body is not JSON text");
+	free(r->call.input);
+	free(r->call.query);
+	free(r);
+	return -1;
+}
+
+static void not_allowed(struct ingest_server *s, struct evhttp_request *req,
+			enum evhttp_cmd_type m, const char *allow)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+	refuse(s, req, 0, 405, INGEST_R_METHOD, NULL, NULL, "%s is not allowed here; use %s",
+	       method_name(m), allow);
+}
+
+/* GET | PUT /v1/settings */
+static void serve_settings(struct ingest_server *s, struct evhttp_request *req,
+			   enum evhttp_cmd_type m)
+{
+	struct ax_jwt_claims cl;
+	struct api_req *r;
+
+	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_PUT) {
+		not_allowed(s, req, m, "GET, PUT");
+		return;
+	}
+	if (api_auth(s, req, "admin", "tenant settings", NULL, &cl) != 0)
+		return;
+	r = api_call(req, m == EVHTTP_REQ_GET ? INGEST_API_SETTINGS_GET : INGEST_API_SETTINGS_PUT,
+		     &cl);
+	if (m == EVHTTP_REQ_PUT && api_body(s, req, r) != 0)
+		return;
+	api_submit(s, r);
+}
+
+/* GET | POST /v1/channels, DELETE /v1/channels/{id} */
+static void serve_channels(struct ingest_server *s, struct evhttp_request *req,
+			   enum evhttp_cmd_type m, const char *id)
+{
+	struct ax_jwt_claims cl;
+	struct api_req *r;
+
+	if (id == NULL && m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST) {
+		not_allowed(s, req, m, "GET, POST");
+		return;
+	}
+	if (id != NULL && (strlen(id) != AX_UUID_LEN - 1 || !ax_uuid_valid(id))) {
+		refuse(s, req, 0, 404, INGEST_R_NOT_FOUND, NULL, NULL, "no channel %.64s", id);
+		return;
+	}
+	if (id != NULL && m != EVHTTP_REQ_DELETE) {
+		not_allowed(s, req, m, "DELETE");
+		return;
+	}
+	if (api_auth(s, req, "admin", "notification channels", NULL, &cl) != 0)
+		return;
+	r = api_call(req, id != NULL ? INGEST_API_CHANNEL_DELETE
+			  : m == EVHTTP_REQ_GET ? INGEST_API_CHANNELS : INGEST_API_CHANNEL_CREATE,
+		     &cl);
+	if (id != NULL)
+		snprintf(r->call.id, sizeof(r->call.id), "%s", id);
+	if (m == EVHTTP_REQ_POST && api_body(s, req, r) != 0)
+		return;
+	api_submit(s, r);
+}
+
+/* GET /v1/credentials, PUT /v1/credentials/{name} {"value": "..."} */
+static void serve_credentials(struct ingest_server *s, struct evhttp_request *req,
+			      enum evhttp_cmd_type m, const char *name)
+{
+	struct ax_jwt_claims cl;
+	struct api_req *r;
+
+	if (name == NULL ? m != EVHTTP_REQ_GET : m != EVHTTP_REQ_PUT) {
+		not_allowed(s, req, m, name == NULL ? "GET" : "PUT");
+		return;
+	}
+	if (name != NULL && strlen(name) >= sizeof(r->call.name)) {
+		refuse(s, req, 0, 400, INGEST_R_BAD_REQUEST, NULL, NULL,
+		       "a credential name has at most 63 characters");
+		return;
+	}
+	if (api_auth(s, req, "admin", "credentials", NULL, &cl) != 0)
+		return;
+	r = api_call(req, name != NULL ? INGEST_API_CREDENTIAL_PUT : INGEST_API_CREDENTIALS, &cl);
+	if (name != NULL) {
+		snprintf(r->call.name, sizeof(r->call.name), "%s", name);
+		if (api_body(s, req, r) != 0)
+			return;
+	}
+	api_submit(s, r);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct ingest_server *s = arg;
@@ -1313,8 +1645,26 @@ static void on_request(struct evhttp_request *req, void *arg)
 		serve_health(s, req, m, path);
 	else if (strcmp(path, "/metrics") == 0)
 		serve_metrics(s, req, m);
+	else if (strcmp(path, "/v1/approvals") == 0)
+		serve_approval_list(s, req, m);
 	else if (strncmp(path, APPROVALS_PREFIX, sizeof(APPROVALS_PREFIX) - 1) == 0)
 		serve_approvals(s, req, m, path + sizeof(APPROVALS_PREFIX) - 1);
+	else if (strcmp(path, "/v1/incidents") == 0)
+		serve_incident_list(s, req, m);
+	else if (strncmp(path, INCIDENTS_PREFIX, sizeof(INCIDENTS_PREFIX) - 1) == 0)
+		serve_incident(s, req, m, path + sizeof(INCIDENTS_PREFIX) - 1);
+	else if (strcmp(path, "/v1/events") == 0)
+		serve_events(s, req, m);
+	else if (strcmp(path, "/v1/settings") == 0)
+		serve_settings(s, req, m);
+	else if (strcmp(path, "/v1/channels") == 0)
+		serve_channels(s, req, m, NULL);
+	else if (strncmp(path, "/v1/channels/", 13) == 0)
+		serve_channels(s, req, m, path + 13);
+	else if (strcmp(path, "/v1/credentials") == 0)
+		serve_credentials(s, req, m, NULL);
+	else if (strncmp(path, "/v1/credentials/", 16) == 0)
+		serve_credentials(s, req, m, path + 16);
 	else
 		refuse(s, req, 0, 404, INGEST_R_NOT_FOUND, NULL, NULL, "no route for %.128s", path);
 }
@@ -1339,7 +1689,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
  * from inside a caller's stack: it may free the server). */
 static void check_drained(struct ingest_server *s)
 {
-	if (s->draining && s->inflight_requests == 0 && s->unflushed == 0 && !s->done_called)
+	if (s->draining && s->inflight_requests == 0 && s->unflushed == 0 &&
+	    ingest_feed_busy(s->feed) == 0 && !s->done_called)
 		event_active(s->done_ev, 0, 0);
 }
 
@@ -1397,6 +1748,7 @@ void ingest_server_drain(struct ingest_server *s, int deadline_ms, ingest_server
 	s->draining = 1;
 	s->done = done;
 	s->done_arg = arg;
+	ingest_feed_close_all(s->feed);   /* EventSource clients reconnect elsewhere */
 	if (s->sock != NULL) {
 		evhttp_del_accept_socket(s->http, s->sock);
 		s->sock = NULL;
@@ -1553,6 +1905,8 @@ void ingest_server_free(struct ingest_server *s)
 	ingest_appender_free(s->app);
 	s->app = NULL;
 	cut_short(s);              /* nothing should be left; be sure */
+	ingest_feed_free(s->feed); /* before evhttp_free: it ends its replies */
+	s->feed = NULL;
 	for (pp = &thread_servers; *pp != NULL; pp = &(*pp)->next_in_thread) {
 		if (*pp == s) {
 			*pp = s->next_in_thread;

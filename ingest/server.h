@@ -2,8 +2,11 @@
  * appender, one event loop -- one per worker thread.
  *
  * Routes: POST /v1/webhooks/{source} and POST /v1/webhooks (detected
- * source), GET /healthz, GET /readyz, GET /metrics.  Every answer is JSON
- * (metrics: Prometheus text), every refusal is {"error","message"}.
+ * source), GET /healthz, GET /readyz, GET /metrics, and the operator API
+ * (/v1/incidents, /v1/approvals, /v1/events, /v1/settings, /v1/channels,
+ * /v1/credentials: docs/api.md, proto/openapi.json).  Every answer is JSON
+ * (metrics: Prometheus text; /v1/events: text/event-stream), every
+ * refusal is {"error","message"[,"field"]}.
  *
  * A server is bound to the event base it was created on and is not
  * thread-safe; several workers would each create their own server on their
