@@ -108,6 +108,7 @@
 #include "appender.h"
 #include "auth.h"
 #include "confirm.h"
+#include "web.h"
 #include "drivers/driver.h"
 #include "metrics.h"
 #include "server.h"
@@ -179,6 +180,7 @@ static const char *phrase(int code)
 	switch (code) {
 	case 200: return "OK";
 	case 202: return "Accepted";
+	case 302: return "Found";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -1063,6 +1065,47 @@ static void serve_metrics(struct ingest_server *s, struct evhttp_request *req,
 	evbuffer_free(b);
 }
 
+/* ---------------------------------------------------------- dashboard */
+
+/* The dashboard's files (web.h): GET or HEAD; "/" and "/ui" send people
+ * to the page. */
+static void serve_web(struct ingest_server *s, struct evhttp_request *req,
+		      enum evhttp_cmd_type m, const char *path)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const struct ingest_asset *a;
+	struct evbuffer *b;
+
+	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(h, "Allow", "GET, HEAD");
+		refuse(s, req, 0, 405, INGEST_R_METHOD, NULL, NULL,
+		       "%s is not allowed here; use GET", method_name(m));
+		return;
+	}
+	if (strcmp(path, "/") == 0 || strcmp(path, "/ui") == 0) {
+		evhttp_add_header(h, "Location", "/ui/");
+		reply(s, req, 0, 302, NULL);
+		return;
+	}
+	a = ingest_web_asset(path);
+	if (a == NULL) {
+		refuse(s, req, 0, 404, INGEST_R_NOT_FOUND, NULL, NULL, "no route for %.128s", path);
+		return;
+	}
+	b = evbuffer_new();
+	if (b == NULL)
+		abort();
+	if (m == EVHTTP_REQ_GET)
+		evbuffer_add_reference(b, a->data, (size_t)(a->end - a->data), NULL, NULL);
+	evhttp_add_header(h, "Content-Type", a->content_type);
+	evhttp_add_header(h, "Cache-Control", "no-cache");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	evhttp_add_header(h, "Content-Security-Policy", INGEST_WEB_CSP);
+	reply(s, req, 0, 200, b);
+	evbuffer_free(b);
+}
+
 /* ------------------------------------------------------- operator API */
 
 #define APPROVALS_PREFIX "/v1/approvals/"
@@ -1665,6 +1708,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 		serve_credentials(s, req, m, NULL);
 	else if (strncmp(path, "/v1/credentials/", 16) == 0)
 		serve_credentials(s, req, m, path + 16);
+	else if (strcmp(path, "/") == 0 || strcmp(path, "/ui") == 0 ||
+		 strncmp(path, "/ui/", 4) == 0)
+		serve_web(s, req, m, path);
 	else
 		refuse(s, req, 0, 404, INGEST_R_NOT_FOUND, NULL, NULL, "no route for %.128s", path);
 }

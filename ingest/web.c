@@ -20,6 +20,7 @@
 INCBIN(web_index_html, "ingest/web/index.html");
 INCBIN(web_app_js, "ingest/web/app.js");
 INCBIN(web_app_css, "ingest/web/app.css");
+INCBIN(web_favicon_svg, "ingest/web/favicon.svg");
 
 /* Addresses are constants, so the table is fixed at link time and the
  * ingest threads only read it. */
@@ -27,6 +28,7 @@ static const struct ingest_asset assets[] = {
 	{ "/ui/", "text/html; charset=utf-8", web_index_html, web_index_html_end },
 	{ "/ui/app.js", "text/javascript; charset=utf-8", web_app_js, web_app_js_end },
 	{ "/ui/app.css", "text/css; charset=utf-8", web_app_css, web_app_css_end },
+	{ "/ui/favicon.svg", "image/svg+xml", web_favicon_svg, web_favicon_svg_end },
 };
 
 const struct ingest_asset *ingest_web_asset(const char *path)

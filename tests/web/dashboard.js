@@ -87,7 +87,11 @@ async function main() {
 
 	ctl("tenant", "create", tenant);
 	psql("INSERT INTO tenant_settings (tenant_id, autonomy, allowed_namespaces, execute_threshold, " +
-	     "clarify_threshold) VALUES ('" + tenant + "', 'approval', '{payments}', 0.1, 0.05)");
+	     "clarify_threshold) VALUES ('" + tenant + "', 'approval', '{payments}', 0.1, 0.05) " +
+	     "ON CONFLICT (tenant_id) DO UPDATE SET autonomy = EXCLUDED.autonomy, " +
+	     "allowed_namespaces = EXCLUDED.allowed_namespaces, " +
+	     "execute_threshold = EXCLUDED.execute_threshold, " +
+	     "clarify_threshold = EXCLUDED.clarify_threshold");
 	const last = (s) => s.trim().split("\n").pop();
 	const operator = last(ctl("token", "mint", "--tenant", tenant, "--ttl", "600", "--role", "operator"));
 	const viewer = last(ctl("token", "mint", "--tenant", tenant, "--ttl", "600", "--role", "viewer"));
