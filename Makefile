@@ -118,7 +118,8 @@ $(BUILD)/t/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJ) $(REASON_LIB) $(LIB)
 # The Bolt client's tests and tools (issue 8) link the scripted Bolt peer
 # and PackStream notation of tests/lib/boltpeer.c; static pattern rules,
 # so they win over the generic ones above.
-BOLT_UNIT  := $(BUILD)/t/test_bolt $(BUILD)/t/test_packstream $(BUILD)/t/test_graph_neo4j
+BOLT_UNIT  := $(BUILD)/t/test_bolt $(BUILD)/t/test_bolt_pool $(BUILD)/t/test_bolt_async \
+	      $(BUILD)/t/test_packstream $(BUILD)/t/test_graph_neo4j
 BOLT_TOOLS := $(BIN)/bolt_peer $(BIN)/bolt_pscheck
 $(BOLT_UNIT): $(BUILD)/t/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/lib/boltpeer.o \
 	     $(BUILD)/tests/lib/receiver.o $(LIB)

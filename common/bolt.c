@@ -1,4 +1,5 @@
-/* bolt.c - the blocking Bolt client (see bolt.h).
+/* bolt.c - the blocking Bolt client, and the protocol state both clients
+ * share (see bolt.h; the libevent client is bolt_async.c).
  *
  * Written here because the distribution packages no Neo4j client for C
  * (issue 8).  Built to the Bolt documentation: the handshake (magic
@@ -15,7 +16,10 @@
  * pending queue is what makes "every request ends exactly once" hold: a
  * response pops the oldest entry, and a broken connection pops every
  * entry with AX_BOLT_BROKEN, one per call, before ax_bolt_next says
- * nothing is pending.
+ * nothing is pending.  The protocol itself does no I/O: a response is
+ * parsed from the bytes already read (parse_one) and dispatched
+ * (next_resp); the blocking client reads more when one is incomplete,
+ * the libevent client waits for the loop to bring more (ax_bolt_io_*).
  *
  * TLS is OpenSSL on the same non-blocking socket: SSL_read and SSL_write
  * are tried first and the socket is polled only when they want to read or
@@ -76,6 +80,7 @@ struct ax_bolt {
 	ax_err broken;           /* AX_OK while the connection is sound */
 	char broken_why[160];
 	uint32_t wait_ms;        /* the current per-response deadline */
+	char addr[300];          /* "host:port" */
 };
 
 static int64_t now_ms(void)
@@ -265,48 +270,82 @@ static ax_err take(struct ax_bolt *b, size_t n, uint8_t *dst, struct ax_ps_buf *
 	return AX_OK;
 }
 
-/* One whole response message, decoded: AX_OK or the connection broke. */
-static ax_err read_message(struct ax_bolt *b, struct ax_ps_value **out)
+/* One whole response message from the bytes already read, decoded: 1,
+ * or 0 when it has not all arrived (nothing consumed but keep-alives), or
+ * -1 when the connection broke on it.  No I/O: the blocking client reads
+ * more and calls again, the libevent one (bolt_async.c) waits for more. */
+static int parse_one(struct ax_bolt *b, struct ax_ps_value **out)
 {
-	int64_t deadline = now_ms() + b->wait_ms;
+	const uint8_t *d = b->in.data;
+	size_t at = b->in_off, total = 0, end = b->in.len;
 	char err[200];
 	ax_err rc;
 
-	ax_ps_buf_reset(&b->rmsg);
-	for (;;) {
-		uint8_t h[2];
+	*out = NULL;
+	/* keep-alives between messages */
+	while (end - at >= 2 && d[at] == 0 && d[at + 1] == 0)
+		at += 2;
+	b->in_off = at;
+	for (;;) { /* find the end of the message without taking anything */
 		size_t n;
 
-		rc = take(b, 2, h, NULL, deadline);
-		if (rc)
-			return rc;
-		n = (size_t)h[0] << 8 | h[1];
-		if (n == 0) {
-			if (b->rmsg.len == 0)
-				continue; /* keep-alive between messages */
+		if (end - at < 2)
+			return 0;
+		n = (size_t)d[at] << 8 | d[at + 1];
+		at += 2;
+		if (n == 0)
 			break;
-		}
-		if (b->rmsg.len + n > b->o.max_message) {
+		total += n;
+		if (total > b->o.max_message) {
 			break_conn(b, AX_ETOOBIG, "response larger than %u bytes",
 				   (unsigned)b->o.max_message);
-			return AX_ETOOBIG;
+			return -1;
 		}
-		rc = take(b, n, NULL, &b->rmsg, deadline);
-		if (rc)
-			return rc;
+		if (end - at < n)
+			return 0;
+		at += n;
 	}
+	ax_ps_buf_reset(&b->rmsg);
+	for (at = b->in_off;;) {
+		size_t n = (size_t)d[at] << 8 | d[at + 1];
+
+		at += 2;
+		if (n == 0)
+			break;
+		ax_ps_buf_append(&b->rmsg, d + at, n);
+		at += n;
+	}
+	b->in_off = at;
 	rc = ax_ps_decode(b->rmsg.data, b->rmsg.len, &b->o.caps, out, err, sizeof(err));
 	if (rc) {
+		*out = NULL;
 		break_conn(b, rc, "%s", err);
-		return rc;
+		return -1;
 	}
 	if ((*out)->type != AX_PS_STRUCT) {
 		ax_ps_free(*out);
 		*out = NULL;
 		break_conn(b, AX_EPROTO, "response is not a message structure");
-		return AX_EPROTO;
+		return -1;
 	}
-	return AX_OK;
+	return 1;
+}
+
+/* One whole response message, decoded: AX_OK or the connection broke. */
+static ax_err read_message(struct ax_bolt *b, struct ax_ps_value **out)
+{
+	int64_t deadline = now_ms() + b->wait_ms;
+
+	for (;;) {
+		int k = parse_one(b, out);
+
+		if (k > 0)
+			return AX_OK;
+		if (k < 0)
+			return b->broken;
+		if (read_some(b, deadline))
+			return b->broken;
+	}
 }
 
 /* ------------------------------------------------------------ requests */
@@ -522,7 +561,9 @@ void ax_bolt_resp_release(struct ax_bolt_resp *r)
 	r->data = NULL;
 }
 
-ax_err ax_bolt_next(struct ax_bolt *b, struct ax_bolt_resp *r)
+/* The next response; block: read (and write) as needed, else AX_EAGAIN
+ * when it has not arrived yet. */
+static ax_err next_resp(struct ax_bolt *b, struct ax_bolt_resp *r, bool block)
 {
 	memset(r, 0, sizeof(*r));
 	for (;;) {
@@ -544,8 +585,17 @@ ax_err ax_bolt_next(struct ax_bolt *b, struct ax_bolt_resp *r)
 			r->message = r->why_;
 			return AX_OK;
 		}
-		if (ax_bolt_flush(b) || read_message(b, &m))
-			continue; /* broken now: the branch above answers */
+		if (block) {
+			if (ax_bolt_flush(b) || read_message(b, &m))
+				continue; /* broken now: the branch above answers */
+		} else {
+			int k = parse_one(b, &m);
+
+			if (k < 0)
+				continue;
+			if (k == 0)
+				return AX_EAGAIN;
+		}
 		f0 = m->len ? &m->u.items[0] : NULL;
 		switch (m->tag) {
 		case AX_BOLT_MSG_RECORD:
@@ -614,6 +664,11 @@ ax_err ax_bolt_next(struct ax_bolt *b, struct ax_bolt_resp *r)
 		r->msg_ = m;
 		return AX_OK;
 	}
+}
+
+ax_err ax_bolt_next(struct ax_bolt *b, struct ax_bolt_resp *r)
+{
+	return next_resp(b, r, true);
 }
 
 /* ------------------------------------------------------------- connect */
@@ -749,22 +804,18 @@ static bool offered(const uint32_t *props, int v)
 	return false;
 }
 
-static ax_err handshake(struct ax_bolt *b, int64_t deadline, char *err, size_t errlen)
+void ax_bolt_io_handshake(const struct ax_bolt *b, uint8_t out[20])
 {
-	uint8_t hs[20] = { 0x60, 0x60, 0xB0, 0x17 }, v[4];
 	int i, j;
-	ax_err rc;
 
+	memcpy(out, "\x60\x60\xB0\x17", 4);
 	for (i = 0; i < 4; i++)
 		for (j = 0; j < 4; j++)
-			hs[4 + 4 * i + j] = (uint8_t)(b->o.proposals[i] >> (8 * (3 - j)));
-	rc = write_all(b, hs, sizeof(hs), deadline);
-	if (!rc)
-		rc = take(b, 4, v, NULL, deadline);
-	if (rc) {
-		ax_errfmt(err, errlen, "bolt: handshake: %s", b->broken_why);
-		return rc;
-	}
+			out[4 + 4 * i + j] = (uint8_t)(b->o.proposals[i] >> (8 * (3 - j)));
+}
+
+ax_err ax_bolt_io_version(struct ax_bolt *b, const uint8_t v[4], char *err, size_t errlen)
+{
 	if (memcmp(v, "HTTP", 4) == 0) {
 		ax_errfmt(err, errlen, "bolt: the server answered HTTP (the HTTP port, not Bolt's?)");
 		return AX_EPROTO;
@@ -780,6 +831,22 @@ static ax_err handshake(struct ax_bolt *b, int64_t deadline, char *err, size_t e
 		return AX_EPROTO;
 	}
 	return AX_OK;
+}
+
+static ax_err handshake(struct ax_bolt *b, int64_t deadline, char *err, size_t errlen)
+{
+	uint8_t hs[20], v[4];
+	ax_err rc;
+
+	ax_bolt_io_handshake(b, hs);
+	rc = write_all(b, hs, sizeof(hs), deadline);
+	if (!rc)
+		rc = take(b, 4, v, NULL, deadline);
+	if (rc) {
+		ax_errfmt(err, errlen, "bolt: handshake: %s", b->broken_why);
+		return rc;
+	}
+	return ax_bolt_io_version(b, v, err, errlen);
 }
 
 static void put_auth(struct ax_bolt *b)
@@ -834,13 +901,11 @@ static ax_err expect_success(struct ax_bolt *b, struct ax_bolt_resp *keep, char 
 	return rc;
 }
 
-static ax_err hello(struct ax_bolt *b, char *err, size_t errlen)
+void ax_bolt_send_hello(struct ax_bolt *b)
 {
 	bool logon = b->version >= AX_BOLT_V(5, 1);
 	bool agent = b->version >= AX_BOLT_V(5, 3);
 	bool patch = b->version == AX_BOLT_V(4, 4);
-	struct ax_bolt_resp r;
-	ax_err rc;
 	uint32_t n = 1 + (logon ? 0 : b->o.user ? 3 : 1) + agent + patch + b->o.routing;
 
 	begin_msg(b, AX_BOLT_MSG_HELLO, 1);
@@ -855,13 +920,9 @@ static ax_err hello(struct ax_bolt *b, char *err, size_t errlen)
 		put_kv_str(&b->msg, "language", "C");
 	}
 	if (b->o.routing) {
-		char addr[300];
-
-		snprintf(addr, sizeof(addr), strchr(b->o.host, ':') ? "[%s]:%u" : "%s:%u",
-			 b->o.host, (unsigned)b->o.port);
 		ax_ps_put_cstr(&b->msg, "routing");
 		ax_ps_put_dict(&b->msg, 1);
-		put_kv_str(&b->msg, "address", addr);
+		put_kv_str(&b->msg, "address", b->addr);
 	}
 	if (patch) { /* ask 4.4 for UTC datetimes, as 5.x always sends */
 		ax_ps_put_cstr(&b->msg, "patch_bolt");
@@ -875,6 +936,33 @@ static ax_err hello(struct ax_bolt *b, char *err, size_t errlen)
 		put_auth(b);
 		end_msg(b, AX_BOLT_MSG_LOGON, false);
 	}
+}
+
+void ax_bolt_hello_result(struct ax_bolt *b, const struct ax_ps_value *meta)
+{
+	const char *server = ax_ps_dict_str(meta, "server");
+
+	free(b->server);
+	b->server = ax_xstrdup(server ? server : "");
+	b->utc = b->version >= AX_BOLT_V(5, 0);
+	if (b->version == AX_BOLT_V(4, 4)) {
+		const struct ax_ps_value *pb = ax_ps_dict_get(meta, "patch_bolt");
+		uint32_t i;
+
+		for (i = 0; pb && pb->type == AX_PS_LIST && i < pb->len; i++)
+			if (pb->u.items[i].type == AX_PS_STRING &&
+			    strcmp(pb->u.items[i].u.s, "utc") == 0)
+				b->utc = true;
+	}
+}
+
+static ax_err hello(struct ax_bolt *b, char *err, size_t errlen)
+{
+	bool logon = b->version >= AX_BOLT_V(5, 1);
+	struct ax_bolt_resp r;
+	ax_err rc;
+
+	ax_bolt_send_hello(b);
 	rc = expect_success(b, &r, err, errlen);
 	if (rc) {
 		if (logon) { /* LOGON's answer (IGNORED or BROKEN) */
@@ -885,18 +973,7 @@ static ax_err hello(struct ax_bolt *b, char *err, size_t errlen)
 		}
 		return rc;
 	}
-	b->server = ax_xstrdup(ax_ps_dict_str(r.data, "server") ? ax_ps_dict_str(r.data, "server")
-								 : "");
-	b->utc = b->version >= AX_BOLT_V(5, 0);
-	if (patch) {
-		const struct ax_ps_value *pb = ax_ps_dict_get(r.data, "patch_bolt");
-		uint32_t i;
-
-		for (i = 0; pb && pb->type == AX_PS_LIST && i < pb->len; i++)
-			if (pb->u.items[i].type == AX_PS_STRING &&
-			    strcmp(pb->u.items[i].u.s, "utc") == 0)
-				b->utc = true;
-	}
+	ax_bolt_hello_result(b, r.data);
 	ax_bolt_resp_release(&r);
 	if (logon)
 		return expect_success(b, NULL, err, errlen);
@@ -908,19 +985,10 @@ static char *dup_opt(const char *s)
 	return s ? ax_xstrdup(s) : NULL;
 }
 
-ax_err ax_bolt_connect(const struct ax_bolt_opts *o, struct ax_bolt **out, char *err,
-		       size_t errlen)
+struct ax_bolt *ax_bolt_detached(const struct ax_bolt_opts *o)
 {
-	struct ax_bolt *b;
-	int64_t deadline;
-	ax_err rc;
+	struct ax_bolt *b = ax_xcalloc(1, sizeof(*b));
 
-	*out = NULL;
-	if (!o || !o->host) {
-		ax_errfmt(err, errlen, "bolt: no host");
-		return AX_EINVAL;
-	}
-	b = ax_xcalloc(1, sizeof(*b));
 	b->fd = -1;
 	b->o = *o;
 	b->o.host = ax_xstrdup(o->host);
@@ -946,6 +1014,24 @@ ax_err ax_bolt_connect(const struct ax_bolt_opts *o, struct ax_bolt **out, char 
 	ax_ps_buf_init(&b->msg);
 	ax_ps_buf_init(&b->in);
 	ax_ps_buf_init(&b->rmsg);
+	snprintf(b->addr, sizeof(b->addr), strchr(b->o.host, ':') ? "[%s]:%u" : "%s:%u",
+		 b->o.host, (unsigned)b->o.port);
+	return b;
+}
+
+ax_err ax_bolt_connect(const struct ax_bolt_opts *o, struct ax_bolt **out, char *err,
+		       size_t errlen)
+{
+	struct ax_bolt *b;
+	int64_t deadline;
+	ax_err rc;
+
+	*out = NULL;
+	if (!o || !o->host) {
+		ax_errfmt(err, errlen, "bolt: no host");
+		return AX_EINVAL;
+	}
+	b = ax_bolt_detached(o);
 
 	deadline = now_ms() + b->o.connect_timeout_ms;
 	b->wait_ms = b->o.connect_timeout_ms;
@@ -1030,6 +1116,46 @@ bool ax_bolt_broken(const struct ax_bolt *b)
 	return b->broken != AX_OK;
 }
 
+const char *ax_bolt_addr(const struct ax_bolt *b)
+{
+	return b->addr;
+}
+
+ax_err ax_bolt_split_addr(const char *addr, char *hostbuf, size_t hostlen, uint16_t *port)
+{
+	const char *colon, *h = addr;
+	size_t hl;
+	char *end;
+	unsigned long v;
+
+	if (!addr)
+		return AX_EINVAL;
+	colon = strrchr(addr, ':');
+	if (!colon || colon == addr)
+		return AX_EINVAL;
+	if (*h == '[') { /* [v6]:port */
+		if (colon[-1] != ']')
+			return AX_EINVAL;
+		h++;
+		hl = (size_t)(colon - 1 - h);
+	} else {
+		hl = (size_t)(colon - h);
+		if (memchr(h, ':', hl))
+			return AX_EINVAL; /* a bare v6 address is ambiguous */
+	}
+	if (hl == 0 || hl >= hostlen)
+		return AX_EINVAL;
+	errno = 0;
+	v = strtoul(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || v == 0 || v > 65535 || colon[1] == '+' ||
+	    colon[1] == '-' || colon[1] == ' ')
+		return AX_EINVAL;
+	memcpy(hostbuf, h, hl);
+	hostbuf[hl] = '\0';
+	*port = (uint16_t)v;
+	return AX_OK;
+}
+
 size_t ax_bolt_pending(const struct ax_bolt *b)
 {
 	size_t i, n = 0;
@@ -1037,6 +1163,38 @@ size_t ax_bolt_pending(const struct ax_bolt *b)
 	for (i = 0; i < b->qlen; i++)
 		n += !b->q[i].internal;
 	return n;
+}
+
+/* -------------------------------------------------- without a socket */
+
+struct ax_ps_buf *ax_bolt_io_out(struct ax_bolt *b)
+{
+	return &b->out;
+}
+
+void ax_bolt_io_in(struct ax_bolt *b, const void *p, size_t n)
+{
+	if (b->in_off) { /* drop what was parsed */
+		memmove(b->in.data, b->in.data + b->in_off, b->in.len - b->in_off);
+		b->in.len -= b->in_off;
+		b->in_off = 0;
+	}
+	ax_ps_buf_append(&b->in, p, n);
+}
+
+ax_err ax_bolt_io_next(struct ax_bolt *b, struct ax_bolt_resp *r)
+{
+	return next_resp(b, r, false);
+}
+
+void ax_bolt_io_break(struct ax_bolt *b, ax_err rc, const char *why)
+{
+	break_conn(b, rc, "%s", why);
+}
+
+const struct ax_bolt_opts *ax_bolt_opts_of(const struct ax_bolt *b)
+{
+	return &b->o;
 }
 
 /* ------------------------------------------------------------- helpers */

@@ -50,11 +50,15 @@
  * integer in its place, so the text the lint checks is the text sent at
  * the cap.
  *
- * A broken connection fails the call in progress with AX_EIO and is
- * replaced at the next call.  neo4j:// URIs connect to the server named
- * (the Bolt client does not use routing tables yet, docs/bolt.md).
+ * Connections come from a pool per server and credentials, shared by the
+ * process (see "connection" below); with a neo4j:// URI the pool routes:
+ * upserts go to a writer, walks and searches to a reader.  A call whose
+ * connection breaks under it is run once more on another connection
+ * (another member when routing), unless its COMMIT went out unanswered;
+ * a second break fails it with AX_EIO.
  * Server: Neo4j 5.21 or later (the CYPHER 5 prefix every statement
  * carries, and ALL SHORTEST), Community Edition or not. */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -86,8 +90,10 @@ struct nj {
 	char host[256];
 	char *user, *password, *database;
 	char *embedder;
-	struct ax_bolt *b;
-	bool schema_done;
+	struct pooled *pl;        /* the process-wide pool of this server and credentials */
+	struct ax_bolt *b;        /* lent by the pool to the call in progress */
+	bool lost;                /* the call's connection broke: it may be retried */
+	bool uncertain;           /* ... after its COMMIT went out: it must not be */
 };
 
 static const struct {
@@ -295,6 +301,89 @@ static const char vector_sql[] =
 
 /* ---------------------------------------------------------------- connection */
 
+/* Connection pools (bolt.h), one per server and credentials, shared by
+ * every store and thread of the process: a store is used from one thread
+ * at a time (graph.h), but each agent and job has its own, and a pool per
+ * store would keep a connection per store open for nothing.  A call takes
+ * a connection for its duration (a writer for upserts and the schema, a
+ * reader for walks and searches when the URI is neo4j://) and gives it
+ * back.  The schema is created once per pool. */
+struct pooled {
+	char *key;
+	struct ax_bolt_pool *pool;
+	unsigned refs;
+	int schema_done;          /* read and set atomically */
+	struct pooled *next;
+};
+
+static pthread_mutex_t pools_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pooled *pools;
+
+/* NEO4J_POOL_SIZE: connections per server (1..256, default
+ * AX_BOLT_POOL_SIZE).  An environment variable rather than a graph
+ * configuration field: it tunes a deployment (how many worker threads
+ * share a server), not what the store is, and the first store opened
+ * fixes it for the process. */
+static unsigned pool_size(void)
+{
+	const char *v = getenv("NEO4J_POOL_SIZE");
+	char *end;
+	long n;
+
+	if (v == NULL || *v == '\0')
+		return AX_BOLT_POOL_SIZE;
+	n = strtol(v, &end, 10);
+	if (*end != '\0' || n < 1 || n > 256)
+		return AX_BOLT_POOL_SIZE;
+	return (unsigned)n;
+}
+
+static struct pooled *pool_ref(const char *uri, const struct ax_bolt_opts *o)
+{
+	struct pooled *pl;
+	size_t n = strlen(uri) + 4 + (o->user ? strlen(o->user) : 0) +
+		   (o->password ? strlen(o->password) : 0) +
+		   (o->database ? strlen(o->database) : 0);
+	char *key = ax_xmalloc(n);
+
+	snprintf(key, n, "%s\n%s\n%s\n%s", uri, o->user ? o->user : "",
+		 o->password ? o->password : "", o->database ? o->database : "");
+	pthread_mutex_lock(&pools_mu);
+	for (pl = pools; pl != NULL; pl = pl->next)
+		if (strcmp(pl->key, key) == 0)
+			break;
+	if (pl == NULL) {
+		pl = ax_xcalloc(1, sizeof(*pl));
+		pl->key = key;
+		key = NULL;
+		pl->pool = ax_bolt_pool_new(o, pool_size(), 0);
+		pl->next = pools;
+		pools = pl;
+	}
+	pl->refs++;
+	pthread_mutex_unlock(&pools_mu);
+	free(key);
+	return pl;
+}
+
+static void pool_unref(struct pooled *pl)
+{
+	struct pooled **pp;
+
+	pthread_mutex_lock(&pools_mu);
+	if (--pl->refs > 0) {
+		pthread_mutex_unlock(&pools_mu);
+		return;
+	}
+	for (pp = &pools; *pp != pl; pp = &(*pp)->next)
+		;
+	*pp = pl->next;
+	pthread_mutex_unlock(&pools_mu);
+	ax_bolt_pool_free(pl->pool);
+	free(pl->key);
+	free(pl);
+}
+
 static void *nj_open(const struct ax_graph_config *c, const char *embedder, char *errbuf,
 		     size_t errlen)
 {
@@ -322,14 +411,25 @@ static void *nj_open(const struct ax_graph_config *c, const char *embedder, char
 	nj->opts.password = nj->password;
 	nj->opts.database = nj->database;
 	nj->embedder = ax_xstrdup(embedder);
+	nj->pl = pool_ref(c->neo4j_uri, &nj->opts);
 	return nj;
+}
+
+/* The call's connection back to the pool (a broken one is closed there,
+ * and its server dropped from the routing table). */
+static void release(struct nj *nj)
+{
+	if (nj->b != NULL)
+		ax_bolt_pool_put(nj->pl->pool, nj->b);
+	nj->b = NULL;
 }
 
 static void nj_close(void *be)
 {
 	struct nj *nj = be;
 
-	ax_bolt_close(nj->b);
+	release(nj);
+	pool_unref(nj->pl);
 	free(nj->user);
 	free(nj->password);
 	free(nj->database);
@@ -338,16 +438,17 @@ static void nj_close(void *be)
 }
 
 /* A statement's outcome as the graph API reports it: the server's code
- * and message, or the broken connection (dropped here, replaced at the
- * next call).  Everything is AX_EIO to callers (graph.h: a store error). */
+ * and message, or the broken connection (given back, so the pool drops
+ * it; the call may be retried, see again()).  Everything is AX_EIO to
+ * callers (graph.h: a store error). */
 static ax_err failed(struct nj *nj, ax_err rc, const char *what, const char *e, char *errbuf,
 		     size_t errlen)
 {
 	(void)rc;
 	if (nj->b != NULL && ax_bolt_broken(nj->b)) {
 		ax_errfmt(errbuf, errlen, "neo4j: %s: connection lost (%s)", what, e);
-		ax_bolt_close(nj->b);
-		nj->b = NULL;
+		release(nj);
+		nj->lost = true;
 	} else {
 		ax_errfmt(errbuf, errlen, "neo4j: %s: %s", what, e);
 	}
@@ -368,41 +469,50 @@ static ax_err run(struct nj *nj, const char *what, const char *q, const struct a
 	return AX_OK;
 }
 
-/* A live connection, with the schema in place. */
-static ax_err conn(struct nj *nj, char *errbuf, size_t errlen)
+static ax_err take(struct nj *nj, enum ax_bolt_access mode, char *errbuf, size_t errlen)
+{
+	char e[512];
+	ax_err rc = ax_bolt_pool_get(nj->pl->pool, mode, 0, &nj->b, e, sizeof(e));
+
+	if (rc != AX_OK) {
+		nj->b = NULL;
+		ax_errfmt(errbuf, errlen, "neo4j: connecting to %s:%u: %s", nj->host,
+			  nj->opts.port ? nj->opts.port : 7687, e);
+		return rc == AX_EAUTH ? AX_EAUTH : AX_EIO;
+	}
+	return AX_OK;
+}
+
+/* A connection for the call (a writer, or a reader when read), with the
+ * schema in place (created on a writer). */
+static ax_err conn(struct nj *nj, bool read, char *errbuf, size_t errlen)
 {
 	struct ax_bolt_tx tx = { 0 };
-	char e[512];
 	size_t i;
 	ax_err rc;
 
-	if (nj->b != NULL && ax_bolt_broken(nj->b)) {
-		ax_bolt_close(nj->b);
-		nj->b = NULL;
-	}
-	if (nj->b == NULL) {
-		rc = ax_bolt_connect(&nj->opts, &nj->b, e, sizeof(e));
-		if (rc != AX_OK) {
-			nj->b = NULL;
-			ax_errfmt(errbuf, errlen, "neo4j: connecting to %s:%u: %s", nj->host,
-				  nj->opts.port ? nj->opts.port : 7687, e);
-			return rc == AX_EAUTH ? AX_EAUTH : AX_EIO;
-		}
-	}
-	for (i = 0; !nj->schema_done && i < sizeof(schema) / sizeof(schema[0]); i++) {
-		rc = run(nj, "creating indexes", schema[i], NULL, &tx, NULL, NULL, errbuf, errlen);
+	if (nj->b != NULL)
+		return AX_OK;
+	if (!__atomic_load_n(&nj->pl->schema_done, __ATOMIC_ACQUIRE)) {
+		rc = take(nj, AX_BOLT_WRITE, errbuf, errlen);
+		for (i = 0; rc == AX_OK && i < sizeof(schema) / sizeof(schema[0]); i++)
+			rc = run(nj, "creating indexes", schema[i], NULL, &tx, NULL, NULL, errbuf,
+				 errlen);
 		if (rc != AX_OK)
 			return rc;
+		__atomic_store_n(&nj->pl->schema_done, 1, __ATOMIC_RELEASE);
+		if (!read)
+			return AX_OK;
+		release(nj);
 	}
-	nj->schema_done = true;
-	return AX_OK;
+	return take(nj, read ? AX_BOLT_READ : AX_BOLT_WRITE, errbuf, errlen);
 }
 
 static ax_err begin(struct nj *nj, bool read, char *errbuf, size_t errlen)
 {
 	struct ax_bolt_tx tx = { .read = read };
 	char e[512];
-	ax_err rc = conn(nj, errbuf, errlen);
+	ax_err rc = conn(nj, read, errbuf, errlen);
 
 	if (rc != AX_OK)
 		return rc;
@@ -431,27 +541,42 @@ static ax_err end(struct nj *nj, ax_err rc, bool server_failed, char *errbuf, si
 		if (ax_bolt_broken(nj->b)) {
 			/* COMMIT went out, its answer never came: whether the
 			 * server committed is unknown, and the caller must hear
-			 * that rather than "nothing was written". */
+			 * that rather than "nothing was written" (and the call
+			 * is not retried). */
 			ax_errfmt(errbuf, errlen, "neo4j: connection lost before COMMIT was "
 				  "answered, the transaction may or may not be written (%s)", e);
-			ax_bolt_close(nj->b);
-			nj->b = NULL;
+			release(nj);
+			nj->uncertain = true;
 			return AX_EIO;
 		}
 		return failed(nj, r, "COMMIT", e, errbuf, errlen);
 	}
 	if (ax_bolt_broken(nj->b)) {
-		ax_bolt_close(nj->b);
-		nj->b = NULL;
+		release(nj);
+		nj->lost = true;
 		return rc;
 	}
 	r = server_failed ? ax_bolt_reset(nj->b, e, sizeof(e)) : ax_bolt_rollback(nj->b, e,
 										  sizeof(e));
-	if (r != AX_OK && ax_bolt_broken(nj->b)) {
-		ax_bolt_close(nj->b);
-		nj->b = NULL;
-	}
+	if (r != AX_OK && ax_bolt_broken(nj->b))
+		release(nj);
 	return rc;
+}
+
+/* After a call: its connection back to the pool, and whether to run it
+ * once more: when its connection broke under it (a server gone, or an
+ * idle connection a server or load balancer dropped), on another one
+ * (with routing, another member), unless a COMMIT's fate is unknown.  A
+ * failed call has released its outputs (and the caller's counts are
+ * restored), so a retry starts clean. */
+static bool again(struct nj *nj, ax_err rc, int *tries)
+{
+	bool retry = rc != AX_OK && nj->lost && !nj->uncertain && (*tries)++ == 0;
+
+	release(nj);
+	nj->lost = false;
+	nj->uncertain = false;
+	return retry;
 }
 
 /* ---------------------------------------------------------------- records */
@@ -788,9 +913,9 @@ static ax_err put_section(struct up *u, int sec, const struct ent *e, size_t n,
 	return AX_OK;
 }
 
-static ax_err nj_upsert(void *be, const char *tenant, const struct ax_graph_batch *bt,
-			const float *vectors, struct ax_graph_counts *counts, char *errbuf,
-			size_t errlen)
+static ax_err upsert_once(void *be, const char *tenant, const struct ax_graph_batch *bt,
+			  const float *vectors, struct ax_graph_counts *counts, char *errbuf,
+			  size_t errlen)
 {
 	struct nj *nj = be;
 	size_t nlinks = 0, i, j, n[5] = { 0 };
@@ -855,14 +980,14 @@ static ax_err nj_upsert(void *be, const char *tenant, const struct ax_graph_batc
 
 /* ---------------------------------------------------------------- traversal */
 
-static ax_err nj_item_exists(void *be, const char *tenant, const char *item, char *errbuf,
-			     size_t errlen)
+static ax_err item_exists_once(void *be, const char *tenant, const char *item, char *errbuf,
+			       size_t errlen)
 {
 	struct nj *nj = be;
 	struct ax_bolt_tx tx = { .read = true };
 	struct ax_ps_buf p;
 	struct one o = { 0 };
-	ax_err rc = conn(nj, errbuf, errlen);
+	ax_err rc = conn(nj, true, errbuf, errlen);
 
 	if (rc != AX_OK)
 		return rc;
@@ -966,9 +1091,9 @@ static int walk_row(const struct ax_ps_value *fields, const struct ax_ps_value *
 	return 0;
 }
 
-static ax_err nj_blast_radius(void *be, const char *tenant, const char *item, int depth, int dir,
-			      const char *const *kinds_in, int fanout, struct ax_graph_nodes *out,
-			      char *errbuf, size_t errlen)
+static ax_err blast_radius_once(void *be, const char *tenant, const char *item, int depth,
+				int dir, const char *const *kinds_in, int fanout,
+				struct ax_graph_nodes *out, char *errbuf, size_t errlen)
 {
 	struct nj *nj = be;
 	struct walk_out w = { out, 0, false };
@@ -1205,8 +1330,8 @@ static int text_row(const struct ax_ps_value *fields, const struct ax_ps_value *
 	return 0;
 }
 
-static ax_err nj_search_text(void *be, const char *tenant, const char *query, int mask, size_t k,
-			     struct ax_graph_hits *out, char *errbuf, size_t errlen)
+static ax_err search_text_once(void *be, const char *tenant, const char *query, int mask,
+			       size_t k, struct ax_graph_hits *out, char *errbuf, size_t errlen)
 {
 	struct nj *nj = be;
 	struct ax_bolt_tx tx = { .read = true };
@@ -1219,7 +1344,7 @@ static ax_err nj_search_text(void *be, const char *tenant, const char *query, in
 	lq = lucene_query(tterm, query);
 	if (lq == NULL)
 		return AX_OK;
-	rc = conn(nj, errbuf, errlen);
+	rc = conn(nj, true, errbuf, errlen);
 	if (rc != AX_OK) {
 		free(lq);
 		return rc;
@@ -1306,8 +1431,8 @@ static int by_vec(const void *a, const void *b)
  * search runs again with four times the candidates, up to VEC_MAX.  Past
  * that a tenant whose vectors are a small minority of a crowded index can
  * get fewer than k hits (docs/knowledge-graph.md). */
-static ax_err nj_search_vector(void *be, const char *tenant, const float *q, int mask, size_t k,
-			       struct ax_graph_hits *out, char *errbuf, size_t errlen)
+static ax_err search_vector_once(void *be, const char *tenant, const float *q, int mask,
+				 size_t k, struct ax_graph_hits *out, char *errbuf, size_t errlen)
 {
 	struct nj *nj = be;
 	struct ax_bolt_tx tx = { .read = true };
@@ -1315,7 +1440,7 @@ static ax_err nj_search_vector(void *be, const char *tenant, const float *q, int
 	struct ax_ps_buf p;
 	int64_t cand = (int64_t)k * VEC_FACTOR;
 	size_t i;
-	ax_err rc = conn(nj, errbuf, errlen);
+	ax_err rc = conn(nj, true, errbuf, errlen);
 
 	if (rc != AX_OK)
 		return rc;
@@ -1369,6 +1494,74 @@ static ax_err nj_search_vector(void *be, const char *tenant, const float *q, int
 	for (i = 0; i < out->n; i++)
 		out->v[i].vec_rank = (int)i + 1;
 	return AX_OK;
+}
+
+/* ---------------------------------------------------------------- calls */
+
+/* Each call: once, and once more when again() says so. */
+static ax_err nj_upsert(void *be, const char *tenant, const struct ax_graph_batch *bt,
+			const float *vectors, struct ax_graph_counts *counts, char *errbuf,
+			size_t errlen)
+{
+	struct ax_graph_counts saved = *counts;
+	int tries = 0;
+	ax_err rc;
+
+	do {
+		*counts = saved;
+		rc = upsert_once(be, tenant, bt, vectors, counts, errbuf, errlen);
+	} while (again(be, rc, &tries));
+	return rc;
+}
+
+static ax_err nj_item_exists(void *be, const char *tenant, const char *item, char *errbuf,
+			     size_t errlen)
+{
+	int tries = 0;
+	ax_err rc;
+
+	do
+		rc = item_exists_once(be, tenant, item, errbuf, errlen);
+	while (again(be, rc, &tries));
+	return rc;
+}
+
+static ax_err nj_blast_radius(void *be, const char *tenant, const char *item, int depth, int dir,
+			      const char *const *kinds_in, int fanout, struct ax_graph_nodes *out,
+			      char *errbuf, size_t errlen)
+{
+	int tries = 0;
+	ax_err rc;
+
+	do
+		rc = blast_radius_once(be, tenant, item, depth, dir, kinds_in, fanout, out, errbuf,
+				       errlen);
+	while (again(be, rc, &tries));
+	return rc;
+}
+
+static ax_err nj_search_text(void *be, const char *tenant, const char *query, int mask, size_t k,
+			     struct ax_graph_hits *out, char *errbuf, size_t errlen)
+{
+	int tries = 0;
+	ax_err rc;
+
+	do
+		rc = search_text_once(be, tenant, query, mask, k, out, errbuf, errlen);
+	while (again(be, rc, &tries));
+	return rc;
+}
+
+static ax_err nj_search_vector(void *be, const char *tenant, const float *q, int mask, size_t k,
+			       struct ax_graph_hits *out, char *errbuf, size_t errlen)
+{
+	int tries = 0;
+	ax_err rc;
+
+	do
+		rc = search_vector_once(be, tenant, q, mask, k, out, errbuf, errlen);
+	while (again(be, rc, &tries));
+	return rc;
 }
 
 const struct ax_graph_ops ax_graph_neo4j_ops = {

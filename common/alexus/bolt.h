@@ -1,4 +1,5 @@
-/* bolt.h - a blocking client for Neo4j's Bolt protocol (4.4 and 5.0-5.4).
+/* bolt.h - a client for Neo4j's Bolt protocol (4.4 and 5.0-5.4): blocking, pooled
+ * with neo4j:// routing, and non-blocking on libevent.
  *
  * One struct ax_bolt is one TCP connection to one server, used from one
  * thread.  ax_bolt_connect() connects (with a timeout), agrees a version
@@ -33,9 +34,10 @@
  * bytes, decoded under caps (packstream.h).
  *
  * TLS: see ax_bolt_opts.tls.  Routing: ROUTE gives a cluster's routing
- * table (ax_bolt_route); choosing a writer or reader from it, refreshing
- * it and a pool are the caller's for now.  Not implemented yet
- * (docs/bolt.md): a libevent non-blocking variant, a pool. */
+ * table (ax_bolt_route); the pool below uses it (writers for writes,
+ * readers for reads, refreshed after its ttl).  A non-blocking variant
+ * on libevent shares this client's protocol state ("libevent client"
+ * below). */
 #ifndef AX_BOLT_H
 #define AX_BOLT_H
 
@@ -211,5 +213,141 @@ ax_err ax_bolt_begin(struct ax_bolt *b, const struct ax_bolt_tx *tx, char *err,
 ax_err ax_bolt_commit(struct ax_bolt *b, char *err, size_t errlen) AX_MUSTCHECK;
 ax_err ax_bolt_rollback(struct ax_bolt *b, char *err, size_t errlen) AX_MUSTCHECK;
 ax_err ax_bolt_reset(struct ax_bolt *b, char *err, size_t errlen) AX_MUSTCHECK;
+
+/* ------------------------------------------------ without a socket */
+
+/* The protocol without the I/O, for the libevent client (bolt_async.c),
+ * so both clients share one state machine: framing, the pending queue,
+ * FAILURE then RESET, bookmarks, decoding under the caps.
+ * ax_bolt_detached() makes a struct ax_bolt with no socket (o's defaults
+ * applied); the caller writes ax_bolt_io_handshake()'s 20 bytes, gives
+ * the 4 answered to ax_bolt_io_version(), then queues requests with
+ * ax_bolt_send_*() (ax_bolt_send_hello() first: HELLO, and LOGON from
+ * 5.1; ax_bolt_hello_result() with HELLO's SUCCESS metadata), writes
+ * what ax_bolt_io_out() holds (and resets it), feeds bytes read to
+ * ax_bolt_io_in(), and takes responses from ax_bolt_io_next(), which is
+ * ax_bolt_next() that answers AX_EAGAIN instead of reading.
+ * ax_bolt_io_break() says the connection is gone: every pending request
+ * then ends with AX_BOLT_BROKEN, once each.  Never call the blocking
+ * functions (ax_bolt_next, the helpers) on a detached connection. */
+struct ax_bolt *ax_bolt_detached(const struct ax_bolt_opts *o);
+void ax_bolt_io_handshake(const struct ax_bolt *b, uint8_t out[20]);
+ax_err ax_bolt_io_version(struct ax_bolt *b, const uint8_t in[4], char *err, size_t errlen);
+void ax_bolt_send_hello(struct ax_bolt *b);
+void ax_bolt_hello_result(struct ax_bolt *b, const struct ax_ps_value *meta);
+struct ax_ps_buf *ax_bolt_io_out(struct ax_bolt *b);
+void ax_bolt_io_in(struct ax_bolt *b, const void *p, size_t n);
+ax_err ax_bolt_io_next(struct ax_bolt *b, struct ax_bolt_resp *r);
+void ax_bolt_io_break(struct ax_bolt *b, ax_err rc, const char *why);
+/* The options in force (defaults applied). */
+const struct ax_bolt_opts *ax_bolt_opts_of(const struct ax_bolt *b);
+
+/* "host:port" ("[v6]:port") of the server b is connected to, the form
+ * routing tables use. */
+const char *ax_bolt_addr(const struct ax_bolt *b);
+/* Split such an address: host into hostbuf; AX_EINVAL when malformed. */
+ax_err ax_bolt_split_addr(const char *addr, char *hostbuf, size_t hostlen, uint16_t *port);
+
+/* ---------------------------------------------------- libevent client */
+
+/* The non-blocking client (common/bolt_async.c) on a libevent
+ * event_base, for the daemons: the same protocol state as the blocking
+ * client (the "without a socket" calls above), driven by the loop.
+ * ax_bolt_async_connect() starts connecting at once; ready is called
+ * once from the loop, with AX_OK when HELLO (and LOGON) succeeded, or the
+ * error (the connection is then dead: close it).  Requests may be queued
+ * from ready on; each gets its callback called from the loop for its
+ * RECORDs (a PULL) then exactly once for its ending (SUCCESS, FAILURE,
+ * IGNORED or BROKEN).  Deadlines are event timers: connect_timeout_ms for
+ * connect + handshake + HELLO, request_timeout_ms for each response
+ * message while requests are pending (a late one breaks the connection).
+ * A broken connection, or ax_bolt_async_close(), ends every pending
+ * request with BROKEN, once each, in order; requests queued on a dead
+ * connection end the same way, from the loop.  Callbacks may queue
+ * requests and close the connection (the close takes effect when the
+ * callback returns).  No TLS yet (docs/bolt.md): ready says AX_EINVAL. */
+struct event_base;
+struct ax_bolt_async;
+
+typedef void ax_bolt_async_ready_fn(struct ax_bolt_async *c, ax_err rc, const char *why,
+				    void *arg);
+/* r and its data are valid during the call only. */
+typedef void ax_bolt_async_fn(struct ax_bolt_async *c, const struct ax_bolt_resp *r, void *arg);
+
+struct ax_bolt_async *ax_bolt_async_connect(struct event_base *base, const struct ax_bolt_opts *o,
+					    ax_bolt_async_ready_fn *ready, void *arg);
+void ax_bolt_async_run(struct ax_bolt_async *c, const char *query, const struct ax_ps_buf *params,
+		       const struct ax_bolt_tx *tx, ax_bolt_async_fn *fn, void *arg);
+void ax_bolt_async_pull(struct ax_bolt_async *c, int64_t n, ax_bolt_async_fn *fn, void *arg);
+void ax_bolt_async_discard(struct ax_bolt_async *c, int64_t n, ax_bolt_async_fn *fn, void *arg);
+void ax_bolt_async_begin(struct ax_bolt_async *c, const struct ax_bolt_tx *tx,
+			 ax_bolt_async_fn *fn, void *arg);
+void ax_bolt_async_commit(struct ax_bolt_async *c, ax_bolt_async_fn *fn, void *arg);
+void ax_bolt_async_rollback(struct ax_bolt_async *c, ax_bolt_async_fn *fn, void *arg);
+void ax_bolt_async_reset(struct ax_bolt_async *c, ax_bolt_async_fn *fn, void *arg);
+/* The protocol state: version, server, bookmark (read only). */
+struct ax_bolt *ax_bolt_async_conn(struct ax_bolt_async *c);
+size_t ax_bolt_async_pending(const struct ax_bolt_async *c);
+/* Pending requests end with BROKEN (their callbacks run now), then the
+ * connection is closed and freed.  NULL-safe. */
+void ax_bolt_async_close(struct ax_bolt_async *c);
+
+/* --------------------------------------------------------------- pool */
+
+/* A pool of connections shared by threads (common/bolt_pool.c): up to
+ * size connections per server address, each used by one thread between
+ * ax_bolt_pool_get() and ax_bolt_pool_put().  A connection that broke is
+ * closed at put, never handed out again; an idle one older than idle_ms
+ * is closed instead of being handed out (servers and load balancers
+ * drop idle connections, and a dead one would cost a caller a failed
+ * request).  get() waits up to wait_ms for a connection to come back
+ * when a server's size are all in use (AX_ETIMEDOUT after that).
+ *
+ * Routing (o->routing, a neo4j:// URI): the pool asks the routers for
+ * the routing table of o->database with ROUTE (the URI's server first,
+ * then the table's routers, in order) and keeps it for its ttl.
+ * get(AX_BOLT_WRITE) hands out a connection to a writer, get(AX_BOLT_READ)
+ * to a reader, round robin.  A member that cannot be connected to, or
+ * whose connection comes back broken, is dropped from the table (the
+ * next get goes to another; an empty role refreshes the table first).
+ * Without routing every get is to the one server of the URI. */
+#define AX_BOLT_POOL_SIZE 8          /* default connections per server */
+#define AX_BOLT_POOL_IDLE_MS 300000  /* default idle age before a connection is closed */
+#define AX_BOLT_POOL_WAIT_MS 10000   /* default wait for a free connection */
+
+enum ax_bolt_access {
+	AX_BOLT_WRITE = 0,
+	AX_BOLT_READ = 1,
+};
+
+struct ax_bolt_pool;
+
+/* size 0 = AX_BOLT_POOL_SIZE, idle_ms 0 = AX_BOLT_POOL_IDLE_MS; o is copied. */
+struct ax_bolt_pool *ax_bolt_pool_new(const struct ax_bolt_opts *o, unsigned size,
+				      uint32_t idle_ms);
+/* Close every idle connection and free the pool; every connection must
+ * have been put back.  NULL-safe. */
+void ax_bolt_pool_free(struct ax_bolt_pool *p);
+/* A connection for mode (ignored without routing): idle or new.
+ * wait_ms 0 = AX_BOLT_POOL_WAIT_MS.  Errors: AX_ETIMEDOUT (none free in
+ * time), the connect's error (AX_EAUTH, AX_EIO...), AX_EIO when the
+ * routing table has no member for mode; why in err. */
+ax_err ax_bolt_pool_get(struct ax_bolt_pool *p, enum ax_bolt_access mode, uint32_t wait_ms,
+			struct ax_bolt **out, char *err, size_t errlen) AX_MUSTCHECK;
+/* Give b back (NULL-safe).  Broken, or with requests still pending: it is
+ * closed and, when routing, its server dropped from the table. */
+void ax_bolt_pool_put(struct ax_bolt_pool *p, struct ax_bolt *b);
+
+struct ax_bolt_pool_stats {
+	unsigned open;       /* connections open, idle or in use */
+	unsigned idle;
+	unsigned connects;   /* connections made so far */
+	unsigned discarded;  /* closed because broken or too old */
+	unsigned refreshes;  /* routing tables fetched */
+};
+void ax_bolt_pool_stats(struct ax_bolt_pool *p, struct ax_bolt_pool_stats *st);
+/* The routing table in use, copied (release with ax_bolt_routes_release);
+ * AX_ENOTFOUND when there is none (no routing, or not fetched yet). */
+ax_err ax_bolt_pool_routes(struct ax_bolt_pool *p, struct ax_bolt_routes *rt);
 
 #endif /* AX_BOLT_H */

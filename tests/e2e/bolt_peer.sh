@@ -10,7 +10,8 @@
 # 4.4, a dropped connection, no common version), and both must be
 # satisfied: the peer with every message the driver sent, the driver with
 # every answer.  Routing: neo4j:// against a router peer whose table names
-# a second peer.  The streamed result once more over TLS (the driver
+# a second peer, and one whose table names a writer and a reader (writes
+# must reach the one, reads the other).  The streamed result once more over TLS (the driver
 # verifying the peer's certificate).  Then a negative control: a script
 # whose expectation the driver does not meet must make the peer report a
 # mismatch.
@@ -36,10 +37,11 @@ if [ ! -x "$BIN/bolt_peer" ]; then
 fi
 
 TMP=$(mktemp -d)
-PEER="" WRITER=""
+PEER="" WRITER="" READER=""
 cleanup() {
 	if [ -n "$PEER" ]; then kill "$PEER" 2>/dev/null; wait "$PEER" 2>/dev/null; fi
 	if [ -n "$WRITER" ]; then kill "$WRITER" 2>/dev/null; wait "$WRITER" 2>/dev/null; fi
+	if [ -n "$READER" ]; then kill "$READER" 2>/dev/null; wait "$READER" 2>/dev/null; fi
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -105,6 +107,43 @@ else
 	echo "FAIL route (router $PEER_RC, writer $WRITER_RC, driver $JS_RC)"
 	sed 's/^/  router: /' "$TMP/peer.log"
 	sed 's/^/  writer: /' "$TMP/writer.log"
+	sed 's/^/  js: /' "$TMP/js.log"
+fi
+
+# Routing with a writer and a reader: the table names two peers; the
+# driver's write session must reach the writer (stream.script), its read
+# session the reader (read.script).
+start_side() { # SCRIPT PORTFILE LOGFILE -> pid in SIDE
+	"$BIN/bolt_peer" "$1" 15000 >"$2" 2>"$3" &
+	SIDE=$!
+	for i in $(seq 100); do
+		[ -s "$2" ] && break
+		sleep 0.05
+	done
+}
+start_side "$JS/scripts/stream.script" "$TMP/writer.port" "$TMP/writer.log"
+WRITER=$SIDE
+start_side "$JS/scripts/read.script" "$TMP/reader.port" "$TMP/reader.log"
+READER=$SIDE
+sed -e "s/@WRITER@/127.0.0.1:$(head -n1 "$TMP/writer.port")/g" \
+	-e "s/@READER@/127.0.0.1:$(head -n1 "$TMP/reader.port")/g" \
+	"$JS/scripts/route_rw.router" >"$TMP/route_rw.script"
+run_case "$TMP/route_rw.script" route_rw
+wait "$WRITER"
+WRITER_RC=$?
+WRITER=""
+wait "$READER"
+READER_RC=$?
+READER=""
+if [ "$PEER_RC" = 0 ] && [ "$JS_RC" = 0 ] && [ "$WRITER_RC" = 0 ] && [ "$READER_RC" = 0 ]; then
+	passed=$((passed + 1))
+	echo "ok   route_rw: $(tail -n1 "$TMP/js.log")"
+else
+	failed=$((failed + 1))
+	echo "FAIL route_rw (router $PEER_RC, writer $WRITER_RC, reader $READER_RC, driver $JS_RC)"
+	sed 's/^/  router: /' "$TMP/peer.log"
+	sed 's/^/  writer: /' "$TMP/writer.log"
+	sed 's/^/  reader: /' "$TMP/reader.log"
 	sed 's/^/  js: /' "$TMP/js.log"
 fi
 

@@ -72,6 +72,46 @@ const scenarios = {
     }
   },
 
+  // A read session: RUN carries mode "r".
+  async read (port) {
+    const driver = driverFor(port);
+    try {
+      const session = driver.session({ defaultAccessMode: neo4j.session.READ });
+      const res = await session.run('RETURN $n AS n', { n: neo4j.int(2) });
+      check(res.records.length === 1 && res.records[0].get('n') === 2, 'n = 2');
+      await session.close();
+      return 'n = ' + res.records[0].get('n') + ', bookmark ' + session.lastBookmarks();
+    } finally {
+      await driver.close();
+    }
+  },
+
+  // neo4j:// with a writer and a reader: the router's table (route_rw.router)
+  // names two peers; a write session's query goes to the writer (serving
+  // stream.script), a read session's to the reader (read.script).
+  async route_rw (port) {
+    const driver = neo4j.driver(`neo4j://127.0.0.1:${port}`, neo4j.auth.basic('neo4j', 'secret'),
+      { connectionTimeout: 5000, disableLosslessIntegers: true });
+    try {
+      // the database named, so both sessions use the one table (a session
+      // without one asks the routers again for the home database)
+      const w = driver.session({
+        database: 'neo4j', fetchSize: 2, defaultAccessMode: neo4j.session.WRITE
+      });
+      const res = await w.run("UNWIND range(1, $limit) AS n RETURN n, 'x' + n AS s",
+        { limit: neo4j.int(3) });
+      check(res.records.length === 3, 'three records from the writer');
+      await w.close();
+      const r = driver.session({ database: 'neo4j', defaultAccessMode: neo4j.session.READ });
+      const res2 = await r.run('RETURN $n AS n', { n: neo4j.int(2) });
+      check(res2.records[0].get('n') === 2, 'n = 2 from the reader');
+      await r.close();
+      return 'writer 3 records, reader n = 2';
+    } finally {
+      await driver.close();
+    }
+  },
+
   // A FAILURE surfaces as Neo4j's code and message; the driver RESETs and
   // the next query on the same connection works.
   async failure (port) {

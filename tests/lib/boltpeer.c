@@ -9,6 +9,7 @@
  * the same scripts to show the peer is faithful (tests/e2e/bolt_peer.sh)
  * before the C client is tested against it (tests/unit/test_bolt.c). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <math.h>
 #include <poll.h>
@@ -315,7 +316,11 @@ struct boltpeer {
 	int port;
 	pthread_t thr;
 	bool started;
-	volatile int done;
+	bool shared;              /* lfd is a dup of another peer's */
+	struct turns *turns;      /* the order in which peers on one socket accept */
+	int turn;
+	int stop;                 /* bp_finish gave up waiting (atomic) */
+	int done;                 /* set by the peer thread (atomic) */
 	int ok;
 	char why[512];
 };
@@ -458,6 +463,51 @@ static int parse_script(struct boltpeer *p, const char *script, char *err, size_
 }
 
 /* ------------------------------------------------------------- the peer */
+
+/* Peers sharing a listening socket accept in the order they were started
+ * (bp_start_also), whenever the clients connect. */
+struct turns {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int next, count, refs;
+};
+
+static struct turns *turns_new(void)
+{
+	struct turns *t = ax_xcalloc(1, sizeof(*t));
+
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	t->count = 1;
+	t->refs = 1;
+	return t;
+}
+
+static void turns_unref(struct turns *t)
+{
+	int left;
+
+	pthread_mutex_lock(&t->mu);
+	left = --t->refs;
+	pthread_mutex_unlock(&t->mu);
+	if (left)
+		return;
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+	free(t);
+}
+
+/* Wait for p's turn to accept (up to deadline, monotonic ms); 0 or -1. */
+static int turns_wait(struct boltpeer *p, int64_t until);
+
+static void turns_done(struct boltpeer *p)
+{
+	pthread_mutex_lock(&p->turns->mu);
+	if (p->turns->next == p->turn)
+		p->turns->next++;
+	pthread_cond_broadcast(&p->turns->cv);
+	pthread_mutex_unlock(&p->turns->mu);
+}
 
 static void fail(struct boltpeer *p, const char *fmt, ...) AX_PRINTF(2, 3);
 
@@ -748,15 +798,79 @@ static void run_script(struct boltpeer *p)
 	ax_ps_free(msg);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int turns_wait(struct boltpeer *p, int64_t until)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->turns->mu);
+	while (p->turns->next != p->turn && rc == 0) {
+		int64_t left = until - now_ms();
+		struct timespec ts;
+
+		if (left <= 0) {
+			rc = -1;
+			break;
+		}
+		if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+			rc = -1;
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L; /* look again every 100 ms */
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->turns->cv, &p->turns->mu, &ts);
+	}
+	pthread_mutex_unlock(&p->turns->mu);
+	return rc;
+}
+
 static void *peer_main(void *arg)
 {
 	struct boltpeer *p = arg;
 	struct pollfd pf = { .fd = p->lfd, .events = POLLIN };
+	int64_t until = now_ms() + 30000;
+	int n = 0;
 
-	if (poll(&pf, 1, 30000) <= 0) {
+	/* The listening socket is non-blocking: peers sharing it
+	 * (bp_start_also) are all woken by one client, one accept()s it and
+	 * the others go back to waiting. */
+	p->fd = -1;
+	if (turns_wait(p, until) == 0) {
+		while (p->fd < 0 && !__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+			int64_t left = until - now_ms();
+
+			if (left <= 0) {
+				n = 0;
+				break;
+			}
+			/* in slices, so bp_finish can stop a peer on a shared socket */
+			n = poll(&pf, 1, left > 100 ? 100 : (int)left);
+			if (n < 0)
+				break;
+			if (n == 0)
+				continue;
+			p->fd = accept(p->lfd, NULL, NULL);
+			if (p->fd < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				break;
+			if (pf.revents & (POLLHUP | POLLERR | POLLNVAL))
+				break;
+		}
+	}
+	turns_done(p);
+	if (p->fd < 0 && n <= 0) {
 		fail(p, "no client connected");
 	} else {
-		p->fd = accept(p->lfd, NULL, NULL);
 		if (p->fd < 0) {
 			fail(p, "accept: %s", strerror(errno));
 		} else {
@@ -785,7 +899,7 @@ static void *peer_main(void *arg)
 			p->fd = -1;
 		}
 	}
-	p->done = 1;
+	__atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -818,7 +932,7 @@ struct boltpeer *bp_start_tls(const char *script, const char *cert_file, const c
 		/* a client that closes without close_notify has still closed */
 		SSL_CTX_set_options(p->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	}
-	p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (p->lfd < 0 || setsockopt(p->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(p->lfd, 4) ||
@@ -827,6 +941,7 @@ struct boltpeer *bp_start_tls(const char *script, const char *cert_file, const c
 		goto fail;
 	}
 	p->port = ntohs(sa.sin_port);
+	p->turns = turns_new();
 	if (pthread_create(&p->thr, NULL, peer_main, p)) {
 		ax_errfmt(err, errlen, "pthread_create failed");
 		goto fail;
@@ -836,7 +951,49 @@ struct boltpeer *bp_start_tls(const char *script, const char *cert_file, const c
 fail:
 	if (p->lfd >= 0)
 		close(p->lfd);
+	if (p->turns)
+		turns_unref(p->turns);
 	SSL_CTX_free(p->ctx);
+	steps_free(p);
+	free(p);
+	return NULL;
+}
+
+struct boltpeer *bp_start_also(const struct boltpeer *first, const char *script, char *err,
+				size_t errlen)
+{
+	struct boltpeer *p = ax_xcalloc(1, sizeof(*p));
+
+	p->ok = 1;
+	p->fd = -1;
+	p->lfd = -1;
+	if (parse_script(p, script, err, errlen))
+		goto fail;
+	p->lfd = fcntl(first->lfd, F_DUPFD_CLOEXEC, 0);
+	if (p->lfd < 0) {
+		ax_errfmt(err, errlen, "dup: %s", strerror(errno));
+		goto fail;
+	}
+	p->port = first->port;
+	p->shared = true;
+	p->turns = first->turns;
+	pthread_mutex_lock(&p->turns->mu);
+	p->turn = p->turns->count++;
+	p->turns->refs++;
+	pthread_mutex_unlock(&p->turns->mu);
+	if (pthread_create(&p->thr, NULL, peer_main, p)) {
+		ax_errfmt(err, errlen, "pthread_create failed");
+		goto fail;
+	}
+	p->started = true;
+	return p;
+fail:
+	if (p->lfd >= 0)
+		close(p->lfd);
+	if (p->turns) { /* its turn passes to the next peer */
+		turns_done(p);
+		turns_unref(p->turns);
+	}
 	steps_free(p);
 	free(p);
 	return NULL;
@@ -882,19 +1039,22 @@ int bp_finish(struct boltpeer *p, int timeout_ms, char *why, size_t n)
 {
 	int waited = 0, ok;
 
-	while (!p->done && waited < timeout_ms) {
+	while (!__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) && waited < timeout_ms) {
 		usleep(10000);
 		waited += 10;
 	}
-	if (!p->done) {
+	if (!__atomic_load_n(&p->done, __ATOMIC_ACQUIRE)) {
 		fail(p, "the connection did not end within %d ms", timeout_ms);
-		/* unblock the thread: its reads time out, and shutdown ends them now */
+		/* unblock the thread: an accept stops at the next slice, reads
+		 * time out, and shutdown ends them now (the listening socket is
+		 * left alone: other peers may share it) */
+		__atomic_store_n(&p->stop, 1, __ATOMIC_RELEASE);
 		if (p->fd >= 0)
 			shutdown(p->fd, SHUT_RDWR);
-		shutdown(p->lfd, SHUT_RDWR);
 	}
 	pthread_join(p->thr, NULL);
 	close(p->lfd);
+	turns_unref(p->turns);
 	ok = p->ok;
 	if (!ok)
 		ax_errfmt(why, n, "%s", p->why);

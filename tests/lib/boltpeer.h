@@ -66,6 +66,12 @@ struct boltpeer *bp_start_tls(const char *script, const char *cert_file, const c
 			      char *err, size_t errlen);
 /* A whole file as a NUL-terminated string (free it); NULL with err. */
 char *bp_read_file(const char *path, char *err, size_t errlen);
+/* Another peer, with its own script, on first's port (its listening
+ * socket shared): peers on one port accept one connection each, in the
+ * order they were started, so a pool's second connection reaches the
+ * second peer.  Finish each peer on its own. */
+struct boltpeer *bp_start_also(const struct boltpeer *first, const char *script, char *err,
+			       size_t errlen);
 int bp_port(const struct boltpeer *p);
 /* Wait up to timeout_ms for the connection to end, stop the peer and free
  * it.  0 when the whole script ran and nothing mismatched, else -1 with

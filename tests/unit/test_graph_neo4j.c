@@ -249,6 +249,17 @@ static void prelude(struct sb *b)
 	}
 }
 
+/* Connection and authentication only (a pool's later connections). */
+static void hello_only(struct sb *b)
+{
+	add(b, "!: BOLT 5.4\n"
+	       "C: HELLO {\"user_agent\": {\"$any\": 0}}\n"
+	       "S: SUCCESS {\"server\": \"Neo4j/5.26.0\", \"connection_id\": \"bolt-2\"}\n"
+	       "C: LOGON {\"scheme\": \"basic\", \"principal\": \"neo4j\", "
+	       "\"credentials\": \"secret\"}\n"
+	       "S: SUCCESS {}\n");
+}
+
 static void ending(struct sb *b)
 {
 	add(b, "?C: RESET\nS: SUCCESS {}\n");
@@ -544,12 +555,16 @@ static void test_upsert_failure_mid_tx(void **state)
 	free(v);
 }
 
-/* The connection breaks in the middle of a result: AX_EIO; the next call
- * connects again (here: to a peer that is gone). */
+/* A connection that breaks under a call: the pool discards it and the
+ * call runs once more on a new connection (no schema this time: once per
+ * pool), which answers.  When the retry's connection breaks too, the call
+ * fails with "connection lost"; with the server gone, the next call says
+ * it cannot connect. */
 static void test_broken_connection(void **state)
 {
-	struct sb b = { 0 };
-	char want[128];
+	struct sb b = { 0 }, b2 = { 0 }, b3 = { 0 };
+	struct boltpeer *p2, *p3;
+	char want[128], why[512] = "", e[256] = "";
 	int port;
 
 	(void)state;
@@ -558,22 +573,98 @@ static void test_broken_connection(void **state)
 	add(&b, "S: <CLOSE>\n");
 	start(&b);
 	port = bp_port(peer);
+	hello_only(&b2);
+	run(&b2, exists_sql, "{\"tenant\": \"" TENANT "\", \"id\": \"web\"}", RO, "[\"n\"]");
+	add(&b2, "S: RECORD [1]\n");
+	done(&b2);
+	p2 = bp_start_also(peer, b2.s, e, sizeof(e));
+	if (p2 == NULL)
+		fail_msg("peer: %s", e);
+	free(b2.s);
+	assert_int_equal(ax_graph_neo4j_ops.item_exists(be, TENANT, "web", err, sizeof(err)),
+			 AX_OK);
+	if (bp_finish(peer, 5000, why, sizeof(why)))
+		fail_msg("peer: %s", why);
+	peer = p2;
+
+	/* the pooled connection (p2's) breaks, and so does the retry's (p3's) */
+	hello_only(&b3);
+	run(&b3, exists_sql, "{\"tenant\": \"" TENANT "\", \"id\": \"web\"}", RO, "[\"n\"]");
+	add(&b3, "S: <CLOSE>\n");
+	p3 = bp_start_also(peer, b3.s, e, sizeof(e));
+	if (p3 == NULL)
+		fail_msg("peer: %s", e);
+	free(b3.s);
+	/* p2's script is over: it is stopped (its "did not end" is expected),
+	 * which closes the idle connection under the pool */
+	(void)bp_finish(p2, 0, why, sizeof(why));
+	peer = p3;
 	assert_int_equal(ax_graph_neo4j_ops.item_exists(be, TENANT, "web", err, sizeof(err)),
 			 AX_EIO);
 	assert_non_null(strstr(err, "neo4j: item exists: connection lost"));
-	{
-		char why[512] = "";
-
-		if (bp_finish(peer, 5000, why, sizeof(why)))
-			fail_msg("peer: %s", why);
-		peer = NULL;
-	}
+	if (bp_finish(peer, 5000, why, sizeof(why)))
+		fail_msg("peer: %s", why);
+	peer = NULL;
 	assert_int_equal(ax_graph_neo4j_ops.item_exists(be, TENANT, "web", err, sizeof(err)),
 			 AX_EIO);
 	snprintf(want, sizeof(want), "neo4j: connecting to 127.0.0.1:%d: ", port);
 	assert_non_null(strstr(err, want));
 	ax_graph_neo4j_ops.close(be);
 	be = NULL;
+}
+
+/* neo4j://: the router's table names a writer and a reader; the schema
+ * (a write) goes to the writer, the read to the reader. */
+static void test_routing(void **state)
+{
+	struct ax_graph_config c = { 0 };
+	struct sb w = { 0 }, r = { 0 }, rt = { 0 };
+	struct boltpeer *pw, *pr, *prt;
+	char e[256] = "", uri[64], why[512] = "";
+
+	(void)state;
+	prelude(&w);
+	pw = bp_start(w.s, e, sizeof(e));
+	assert_non_null(pw);
+	hello_only(&r);
+	run(&r, exists_sql, "{\"tenant\": \"" TENANT "\", \"id\": \"web\"}", RO, "[\"n\"]");
+	add(&r, "S: RECORD [1]\n");
+	done(&r);
+	pr = bp_start(r.s, e, sizeof(e));
+	assert_non_null(pr);
+	add(&rt, "!: BOLT 5.4\n"
+		 "C: HELLO {\"user_agent\": {\"$any\": 0}, \"routing\": {\"address\": "
+		 "{\"$any\": 0}}}\n"
+		 "S: SUCCESS {\"server\": \"Neo4j/5.26.0\"}\n"
+		 "C: LOGON {\"scheme\": \"basic\", \"principal\": \"neo4j\", "
+		 "\"credentials\": \"secret\"}\n"
+		 "S: SUCCESS {}\n"
+		 "C: ROUTE {\"address\": {\"$any\": 0}} [] {\"db\": \"" DB "\"}\n"
+		 "S: SUCCESS {\"rt\": {\"ttl\": 300, \"db\": \"" DB "\", \"servers\": ["
+		 "{\"addresses\": [\"127.0.0.1:%d\"], \"role\": \"WRITE\"}, "
+		 "{\"addresses\": [\"127.0.0.1:%d\"], \"role\": \"READ\"}, "
+		 "{\"addresses\": [\"127.0.0.1:1\"], \"role\": \"ROUTE\"}]}}\n",
+	    bp_port(pw), bp_port(pr));
+	prt = bp_start(rt.s, e, sizeof(e));
+	assert_non_null(prt);
+	snprintf(uri, sizeof(uri), "neo4j://127.0.0.1:%d", bp_port(prt));
+	c.backend = "neo4j";
+	c.neo4j_uri = uri;
+	c.neo4j_user = "neo4j";
+	c.neo4j_password = "secret";
+	c.neo4j_database = DB;
+	be = ax_graph_neo4j_ops.open(&c, EMB, err, sizeof(err));
+	assert_non_null(be);
+	if (ax_graph_neo4j_ops.item_exists(be, TENANT, "web", err, sizeof(err)) != AX_OK)
+		fail_msg("item_exists: %s", err);
+	ax_graph_neo4j_ops.close(be);
+	be = NULL;
+	if (bp_finish(prt, 5000, why, sizeof(why)) || bp_finish(pw, 5000, why, sizeof(why)) ||
+	    bp_finish(pr, 5000, why, sizeof(why)))
+		fail_msg("peer: %s", why);
+	free(w.s);
+	free(r.s);
+	free(rt.s);
 }
 
 /* ----------------------------------------------------------- traversal */
@@ -855,6 +946,7 @@ int main(void)
 		cmocka_unit_test(test_upsert_failure_mid_tx),
 		cmocka_unit_test(test_commit_unanswered),
 		cmocka_unit_test(test_broken_connection),
+		cmocka_unit_test(test_routing),
 		cmocka_unit_test(test_blast_radius),
 		cmocka_unit_test(test_neighbourhood),
 		cmocka_unit_test(test_search_text),
