@@ -24,6 +24,10 @@ int ctl_fail(const char *fmt, ...) AX_PRINTF(1, 2);
  * returns CTL_USAGE. */
 int ctl_usage(const char *usage, const char *fmt, ...) AX_PRINTF(2, 3);
 
+/* `incidents ack|resolve|note ...` (ctl_incident_op.c); argv[0] is the
+ * operation. */
+int ctl_incident_op(struct ctl *c, int argc, char **argv);
+
 /* A connected struct ax_pg for url, or NULL after printing why. */
 struct ax_pg *ctl_pg_open(const char *url, const char *role);
 

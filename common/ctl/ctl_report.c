@@ -44,7 +44,8 @@
 #include "alexus/keys.h"
 
 #define INCIDENTS_USAGE "incidents list --tenant NAME [--json] [--status open|resolved] " \
-	"[--limit N]\n       alexusctl " WHY_USAGE
+	"[--limit N]\n       alexusctl " WHY_USAGE "\n       alexusctl incidents " \
+	"ack|resolve|note ID --tenant NAME ..."
 #define AUDIT_USAGE "audit verify [--tenant NAME]"
 #define LIMIT_DEFAULT 50
 #define LIMIT_MAX 10000
@@ -130,6 +131,9 @@ int ctl_incidents(struct ctl *c, int argc, char **argv)
 		return ctl_usage(INCIDENTS_USAGE, "missing subcommand");
 	if (strcmp(argv[1], "why") == 0)
 		return ctl_incidents_why(c, argc - 1, argv + 1);
+	if (strcmp(argv[1], "ack") == 0 || strcmp(argv[1], "resolve") == 0 ||
+	    strcmp(argv[1], "note") == 0)
+		return ctl_incident_op(c, argc - 1, argv + 1);
 	if (strcmp(argv[1], "list") != 0)
 		return ctl_usage(INCIDENTS_USAGE, "unknown subcommand '%s'", argv[1]);
 	argc--;

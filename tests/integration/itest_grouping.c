@@ -400,6 +400,66 @@ static void test_stale_window(void **state)
 	free(text);
 }
 
+/* `alexusctl incidents ack|note|resolve`: the rows the API writes, a
+ * second ack refused naming who acknowledged, another tenant's incident
+ * not found, usage errors exit 2 -- and nothing changes on a refusal. */
+static void test_ctl_ops(void **state)
+{
+	struct sig a = { "DiskFull", NULL, "vault", NULL, NULL, "c1", NULL };
+	char t[64], other[64], id[AX_UUID_LEN], *out = NULL;
+	const char *p[1];
+	long events;
+
+	(void)state;
+	h_tenant_new("grp", NULL, t);
+	h_tenant_new("grp", NULL, other);
+	xadd(t, &a);
+	settle();
+	incident_of(t, "service:vault", "open", id);
+	p[0] = id;
+
+	assert_int_equal(h_ctl(&out, "incidents", "ack", id, "--tenant", t, "--by", "dana",
+			       "--comment", "looking", NULL), 0);
+	assert_non_null(strstr(out, "acknowledged"));
+	free(out);
+	assert_int_equal(h_pg_long(app, t, "SELECT count(*) FROM incidents WHERE id = $1::uuid "
+				   "AND acknowledged_by = 'dana' AND acknowledged_at IS NOT NULL",
+				   1, p), 1);
+	assert_int_equal(h_pg_long(app, t, "SELECT count(*) FROM incident_events WHERE "
+				   "incident_id = $1::uuid AND stage = 'acknowledged' AND "
+				   "provider = 'human'", 1, p), 1);
+	events = h_pg_long(app, t, "SELECT count(*) FROM incident_events", 0, NULL);
+
+	/* Refusals change nothing. */
+	assert_int_equal(h_ctl(&out, "incidents", "ack", id, "--tenant", t, NULL), 1);
+	assert_non_null(strstr(out, "already_acknowledged"));
+	assert_non_null(strstr(out, "dana"));
+	free(out);
+	assert_int_equal(h_ctl(&out, "incidents", "ack", id, "--tenant", other, NULL), 1);
+	assert_non_null(strstr(out, "has no incident"));
+	free(out);
+	assert_int_equal(h_ctl(&out, "incidents", "note", id, "--tenant", t, NULL), 2);
+	free(out);
+	assert_int_equal(h_ctl(&out, "incidents", "resolve", "nope", "--tenant", t, NULL), 1);
+	free(out);
+	assert_int_equal(h_pg_long(app, t, "SELECT count(*) FROM incident_events", 0, NULL),
+			 events);
+
+	assert_int_equal(h_ctl(&out, "incidents", "note", id, "--tenant", t, "--by", "dana",
+			       "--text", "rolled back 4.2", NULL), 0);
+	free(out);
+	assert_int_equal(h_pg_long(app, t, "SELECT count(*) FROM incident_notes WHERE "
+				   "incident_id = $1::uuid AND author = 'dana' AND "
+				   "body = 'rolled back 4.2'", 1, p), 1);
+	assert_int_equal(h_ctl(&out, "incidents", "resolve", id, "--tenant", t, "--by", "dana",
+			       NULL), 0);
+	free(out);
+	assert_int_equal(h_pg_long(app, t, "SELECT count(*) FROM incidents WHERE id = $1::uuid "
+				   "AND status = 'resolved' AND resolved_at IS NOT NULL", 1, p), 1);
+	assert_int_equal(h_pg_long(app, t, "SELECT count(*) FROM audit_log WHERE actor = 'dana'",
+				   0, NULL), 3);
+}
+
 static int runs_done(void *arg)
 {
 	return q(arg, "SELECT count(*) FROM pipeline_runs WHERE status = 'running'") == 0;
@@ -790,6 +850,7 @@ int main(void)
 		cmocka_unit_test(test_default_rules),
 		cmocka_unit_test(test_sender_key_rule),
 		cmocka_unit_test(test_stale_window),
+		cmocka_unit_test(test_ctl_ops),
 		cmocka_unit_test(test_flapping),
 		cmocka_unit_test(test_parent_child),
 		cmocka_unit_test(test_replay),
