@@ -144,6 +144,7 @@ async function main() {
 		if (!stages.includes(s)) throw new Error("stage " + s + " missing from " + stages.join(","));
 	const meta = await page.$$eval("#timeline li .meta", (l) => l.map((x) => x.textContent).join("|"));
 	if (!/provider /.test(meta)) throw new Error("no provider shown: " + meta);
+	if (!/confidence 0\.\d\d|confidence 1\.00/.test(meta)) throw new Error("no confidence shown: " + meta);
 	if (k8s.length !== 0) throw new Error("the API server was called before the approval");
 	await page.click("#actions button.approve");
 	await until("one DELETE of the pod", () => k8s.length >= 1);
