@@ -104,6 +104,24 @@ void ingest_api_unavailable(struct ax_pg *pg, struct ingest_api_call *c, const c
 	answer(c, 503, "database_unavailable", "the database is unavailable; retry");
 }
 
+int ingest_api_begin(struct ax_pg *pg, struct ingest_api_call *c)
+{
+	char err[512];
+	PGresult *r;
+
+	if (ax_pg_begin(pg, c->tenant, err, sizeof(err)) != AX_OK) {
+		ingest_api_unavailable(pg, c, err);
+		return -1;
+	}
+	r = ax_pg_exec(pg, err, sizeof(err), "SET LOCAL TimeZone TO 'UTC'", 0, NULL);
+	if (r == NULL) {
+		ingest_api_unavailable(pg, c, err);
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
 void ingest_api_run(struct ax_pg *pg, redisContext **redis, const struct ax_config *cfg,
 		    struct ingest_api_call *c)
 {

@@ -115,6 +115,10 @@ void ingest_api_json(struct ingest_api_call *c, int status, const struct cJSON *
 struct redisContext *ingest_api_redis(struct redisContext **redis, const struct ax_config *cfg);
 /* Postgres failed: log it and answer 503 (the transaction is rolled back). */
 void ingest_api_unavailable(struct ax_pg *pg, struct ingest_api_call *c, const char *err);
+/* Begin c's transaction under its tenant with TimeZone UTC, so every
+ * timestamp Postgres formats reads as RFC 3339 with +00:00.  0, or -1
+ * with c answered (503). */
+int ingest_api_begin(struct ax_pg *pg, struct ingest_api_call *c);
 void ingest_api_incidents(struct ax_pg *pg, struct ingest_api_call *c);
 void ingest_api_incident(struct ax_pg *pg, struct ingest_api_call *c);
 void ingest_api_incident_op(struct ax_pg *pg, struct redisContext **redis,

@@ -123,16 +123,8 @@ void ingest_api_feed(struct ax_pg *pg, struct ingest_api_call *c)
 	PGresult *res;
 	int i, n;
 
-	if (ax_pg_begin(pg, c->tenant, err, sizeof(err)) != AX_OK) {
-		ingest_api_unavailable(pg, c, err);
+	if (ingest_api_begin(pg, c) != 0)
 		return;
-	}
-	res = ax_pg_exec(pg, err, sizeof(err), "SET LOCAL TimeZone TO 'UTC'", 0, NULL);
-	if (res == NULL) {
-		ingest_api_unavailable(pg, c, err);
-		return;
-	}
-	PQclear(res);
 	snprintf(after, sizeof(after), "%lld", c->after);
 	snprintf(lim, sizeof(lim), "%d", c->limit > 0 ? c->limit : FEED_PAGE);
 	res = c->after < 0 ? ax_pg_exec(pg, err, sizeof(err), Q_MAX, 0, NULL)

@@ -34,7 +34,6 @@
 #define CURSOR_PREFIX "i1"
 #define SERVICE_MAX 200
 
-static const char Q_UTC[] = "SET LOCAL TimeZone TO 'UTC'";
 
 #define INCIDENT_JSON(i)                                                                           \
 	"json_build_object('id', " i ".id, 'title', " i ".title, 'status', " i ".status, "         \
@@ -198,25 +197,6 @@ static void cursor_encode(const char *uuid, char *out, size_t len)
 	out[o] = '\0';
 }
 
-/* Begin the call's transaction in UTC; 0 on success, else answered. */
-static int begin(struct ax_pg *pg, struct ingest_api_call *c)
-{
-	char err[512];
-	PGresult *r;
-
-	if (ax_pg_begin(pg, c->tenant, err, sizeof(err)) != AX_OK) {
-		ingest_api_unavailable(pg, c, err);
-		return -1;
-	}
-	r = ax_pg_exec(pg, err, sizeof(err), Q_UTC, 0, NULL);
-	if (r == NULL) {
-		ingest_api_unavailable(pg, c, err);
-		return -1;
-	}
-	PQclear(r);
-	return 0;
-}
-
 /* The query parameters; an unknown or repeated one is refused (400) so a
  * typo never silently returns the unfiltered list.  0 when parsed. */
 static int parse_query(struct ingest_api_call *c, struct evkeyvalq *kv, const char *const *known)
@@ -355,7 +335,7 @@ void ingest_api_incidents(struct ax_pg *pg, struct ingest_api_call *c)
 	FILTER(" ORDER BY id DESC LIMIT $%d", lim);
 #undef FILTER
 
-	if (begin(pg, c) != 0)
+	if (ingest_api_begin(pg, c) != 0)
 		goto out;
 	res = ax_pg_exec(pg, err, sizeof(err), sql, np, params);
 	if (res == NULL) {
@@ -405,7 +385,7 @@ void ingest_api_incident(struct ax_pg *pg, struct ingest_api_call *c)
 		ingest_api_error(c, 404, "not_found", NULL, "no incident %.64s", c->id);
 		return;
 	}
-	if (begin(pg, c) != 0)
+	if (ingest_api_begin(pg, c) != 0)
 		return;
 	res = ax_pg_exec(pg, err, sizeof(err), Q_SHOW, 1, p);
 	if (res == NULL) {
@@ -521,7 +501,7 @@ void ingest_api_approvals(struct ax_pg *pg, struct ingest_api_call *c)
 	if (parse_limit(c, evhttp_find_header(&kv, "limit"), LIST_DEFAULT, LIST_MAX, &limit) != 0)
 		goto out;
 	snprintf(lim, sizeof(lim), "%d", limit);
-	if (begin(pg, c) != 0)
+	if (ingest_api_begin(pg, c) != 0)
 		goto out;
 	{
 		const char *p[2] = {status, lim};

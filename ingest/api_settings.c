@@ -66,7 +66,6 @@ static const struct field {
 };
 #define NFIELDS (sizeof(FIELDS) / sizeof(FIELDS[0]))
 
-static const char Q_UTC[] = "SET LOCAL TimeZone TO 'UTC'";
 static const char Q_ENSURE[] = "INSERT INTO tenant_settings (tenant_id) VALUES (app_tenant()) "
                                "ON CONFLICT (tenant_id) DO NOTHING";
 static const char Q_SETTINGS[] = "SELECT (to_jsonb(s) - 'tenant_id')::text FROM tenant_settings s";
@@ -89,24 +88,6 @@ static const char Q_CHANNEL_OFF[] =
 static const char Q_CRED_EXISTS[] = "SELECT 1 FROM tenant_credentials WHERE name = $1";
 
 /* ------------------------------------------------------------ helpers */
-
-static int begin(struct ax_pg *pg, struct ingest_api_call *c)
-{
-	char err[512];
-	PGresult *r;
-
-	if (ax_pg_begin(pg, c->tenant, err, sizeof(err)) != AX_OK) {
-		ingest_api_unavailable(pg, c, err);
-		return -1;
-	}
-	r = ax_pg_exec(pg, err, sizeof(err), Q_UTC, 0, NULL);
-	if (r == NULL) {
-		ingest_api_unavailable(pg, c, err);
-		return -1;
-	}
-	PQclear(r);
-	return 0;
-}
 
 static int audit(struct ax_pg *pg, struct ingest_api_call *c, const char *action,
                  const char *subject, cJSON *detail, char *err, size_t errlen)
@@ -316,7 +297,7 @@ static void settings_put(struct ax_pg *pg, struct ingest_api_call *c)
 		np++;
 	}
 	cJSON_Delete(doc);
-	if (begin(pg, c) != 0)
+	if (ingest_api_begin(pg, c) != 0)
 		goto out;
 	r = ax_pg_exec(pg, err, sizeof(err), Q_ENSURE, 0, NULL);
 	if (r == NULL) {
@@ -427,7 +408,7 @@ static void channel_create(struct ax_pg *pg, struct ingest_api_call *c)
 	}
 	if (config != NULL)
 		config_text = ax_json_print(config);
-	if (begin(pg, c) != 0)
+	if (ingest_api_begin(pg, c) != 0)
 		goto out;
 	if (cred != NULL) {
 		const char *p[1] = {cred};
@@ -504,7 +485,7 @@ static void channel_delete(struct ax_pg *pg, struct ingest_api_call *c)
 		ingest_api_error(c, 404, "not_found", NULL, "no channel %.64s", c->id);
 		return;
 	}
-	if (begin(pg, c) != 0)
+	if (ingest_api_begin(pg, c) != 0)
 		return;
 	r = ax_pg_exec(pg, err, sizeof(err), Q_CHANNEL_OFF, 1, p);
 	if (r == NULL) {
@@ -541,7 +522,7 @@ static void credentials_list(struct ax_pg *pg, struct ingest_api_call *c)
 	size_t n = 0, i;
 	cJSON *out, *items;
 
-	if (begin(pg, c) != 0)
+	if (ingest_api_begin(pg, c) != 0)
 		return;
 	if (ax_cred_list(pg, c->tenant, &list, &n, err, sizeof(err)) != AX_OK) {
 		ingest_api_unavailable(pg, c, err);
@@ -600,7 +581,7 @@ static void credential_put(struct ax_pg *pg, struct ingest_api_call *c)
 		                 "value must be a string of 1..%d bytes", (int)AX_CRED_VALUE_MAX);
 		goto out;
 	}
-	if (begin(pg, c) != 0)
+	if (ingest_api_begin(pg, c) != 0)
 		goto out;
 	rc = ax_cred_put(pg, c->keyring, c->tenant, c->name, (const unsigned char *)v->valuestring,
 	                 strlen(v->valuestring), &key_id, err, sizeof(err));
@@ -640,7 +621,7 @@ void ingest_api_settings(struct ax_pg *pg, struct ingest_api_call *c)
 
 	switch (c->kind) {
 	case INGEST_API_SETTINGS_GET:
-		if (begin(pg, c) != 0)
+		if (ingest_api_begin(pg, c) != 0)
 			return;
 		/* The row, or the schema's defaults (inserted, then rolled back). */
 		r = ax_pg_exec(pg, err, sizeof(err), Q_ENSURE, 0, NULL);
@@ -655,7 +636,7 @@ void ingest_api_settings(struct ax_pg *pg, struct ingest_api_call *c)
 		settings_put(pg, c);
 		break;
 	case INGEST_API_CHANNELS:
-		if (begin(pg, c) != 0)
+		if (ingest_api_begin(pg, c) != 0)
 			return;
 		r = ax_pg_exec(pg, err, sizeof(err), Q_CHANNELS, 0, NULL);
 		if (r == NULL) {
